@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/calcgrid/calcgrid/app/internal/config"
+	"github.com/calcgrid/calcgrid/app/internal/redistest"
+	"github.com/calcgrid/calcgrid/app/internal/taskstore"
+)
+
+var build struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+// binary builds calcgrid once per test run, so that workers can be real
+// processes that receive real signals.
+func binary(t *testing.T) string {
+	t.Helper()
+	build.once.Do(func() {
+		build.dir, build.err = os.MkdirTemp("", "calcgrid-test-")
+		if build.err != nil {
+			return
+		}
+		build.path = filepath.Join(build.dir, "calcgrid")
+		out, err := exec.Command("go", "build", "-o", build.path, ".").CombinedOutput()
+		if err != nil {
+			build.err = &buildError{err, out}
+		}
+	})
+	if build.err != nil {
+		t.Fatalf("build calcgrid: %v", build.err)
+	}
+	return build.path
+}
+
+type buildError struct {
+	err error
+	out []byte
+}
+
+func (e *buildError) Error() string { return e.err.Error() + "\n" + string(e.out) }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if build.dir != "" {
+		os.RemoveAll(build.dir)
+	}
+	os.Exit(code)
+}
+
+// proc is a calcgrid worker process.
+type proc struct {
+	cmd  *exec.Cmd
+	log  string
+	done chan error
+}
+
+func startWorker(t *testing.T, redisAddr, name string, env ...string) *proc {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary(t), "worker")
+	cmd.Env = append(os.Environ(),
+		"CALCGRID_REDIS_ADDR="+redisAddr, "CALCGRID_DIAGNOSTICS=1", "CALCGRID_LISTEN=127.0.0.1:0",
+		"CALCGRID_INSTANCE="+name, "CALCGRID_WORKER_CONCURRENCY=1")
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, log: logPath, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait(); logFile.Close() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("%s log:\n%s", name, b)
+		}
+	})
+	return p
+}
+
+func (p *proc) signal(t *testing.T, sig os.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wait returns the process's exit error, failing after timeout.
+func (p *proc) wait(t *testing.T, timeout time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	case <-time.After(timeout):
+		t.Fatalf("worker still running after %s", timeout)
+		return nil
+	}
+}
+
+func newStore(t *testing.T, addr string) *taskstore.Store {
+	t.Helper()
+	opt, err := config.Redis{Addr: addr}.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	return taskstore.New(rdb, time.Hour)
+}
+
+func submitSleep(t *testing.T, s *taskstore.Store, key string, ms int) string {
+	t.Helper()
+	payload, _ := json.Marshal(map[string]int{"ms": ms})
+	task, _, err := s.Submit(context.Background(), taskstore.Submission{
+		Type: "diagnostic.sleep", Payload: payload, Queue: "medium",
+		MaxRetry: 3, Timeout: time.Minute, Key: key, RequestID: key,
+	}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return task.ID
+}
+
+func await(t *testing.T, s *taskstore.Store, id string, timeout time.Duration, want taskstore.State) taskstore.Task {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		task, err := s.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if task.State == want && (want != taskstore.StateActive || task.StartedAt != nil) {
+			return task
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task %s is %s after %s, want %s", id, task.State, timeout, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestWorkerSIGTERM(t *testing.T) {
+	srv := redistest.Start(t)
+	store := newStore(t, srv.Addr)
+
+	t.Run("running task finishes", func(t *testing.T) {
+		w := startWorker(t, srv.Addr, "graceful", "CALCGRID_SHUTDOWN_TIMEOUT=10s")
+		id := submitSleep(t, store, "graceful", 1500)
+		await(t, store, id, 10*time.Second, taskstore.StateActive)
+		w.signal(t, syscall.SIGTERM)
+		if err := w.wait(t, 10*time.Second); err != nil {
+			t.Errorf("worker exit: %v", err)
+		}
+		if task := await(t, store, id, time.Second, taskstore.StateCompleted); task.Attempts != 1 {
+			t.Errorf("task = %+v, want completed in one attempt", task)
+		}
+	})
+
+	t.Run("task over the grace period is requeued", func(t *testing.T) {
+		w := startWorker(t, srv.Addr, "impatient", "CALCGRID_SHUTDOWN_TIMEOUT=1s")
+		id := submitSleep(t, store, "requeued", 4000)
+		await(t, store, id, 10*time.Second, taskstore.StateActive)
+		start := time.Now()
+		w.signal(t, syscall.SIGTERM)
+		if err := w.wait(t, 5*time.Second); err != nil {
+			t.Errorf("worker exit: %v", err)
+		}
+		t.Logf("worker exited %s after SIGTERM", time.Since(start).Round(time.Millisecond))
+		await(t, store, id, time.Second, taskstore.StatePending)
+		startWorker(t, srv.Addr, "successor")
+		await(t, store, id, 15*time.Second, taskstore.StateCompleted)
+	})
+}
+
+// TestWorkerSIGKILL kills a worker mid-task: asynq's lease on the task
+// expires and another worker runs it again. The recovery delay is set by
+// asynq (30 s lease, 30 s clock-skew allowance, recoverer every minute).
+//
+//	go test -run TestWorkerSIGKILL -v ./app/cmd/calcgrid
+func TestWorkerSIGKILL(t *testing.T) {
+	srv := redistest.Start(t)
+	store := newStore(t, srv.Addr)
+	victim := startWorker(t, srv.Addr, "victim")
+	id := submitSleep(t, store, "killed", 2000)
+	await(t, store, id, 10*time.Second, taskstore.StateActive)
+	killed := time.Now()
+	victim.signal(t, syscall.SIGKILL)
+	_ = victim.wait(t, 5*time.Second)
+	startWorker(t, srv.Addr, "survivor")
+
+	const bound = 150 * time.Second
+	deadline := killed.Add(bound)
+	var restarted time.Time
+	for {
+		task, err := store.Get(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if restarted.IsZero() && task.Attempts >= 2 {
+			restarted = time.Now()
+		}
+		if task.State == taskstore.StateCompleted {
+			if task.Attempts != 2 {
+				t.Errorf("task = %+v, want completed on the second attempt", task)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task %s still %s %s after the SIGKILL", id, task.State, bound)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("SIGKILL recovery: task restarted %s and completed %s after the worker was killed",
+		restarted.Sub(killed).Round(100*time.Millisecond), time.Since(killed).Round(100*time.Millisecond))
+}

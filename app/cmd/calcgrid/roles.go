@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/calcgrid/calcgrid/app/internal/api"
+	"github.com/calcgrid/calcgrid/app/internal/config"
+	"github.com/calcgrid/calcgrid/app/internal/diagnostic"
+	"github.com/calcgrid/calcgrid/app/internal/finance"
+	"github.com/calcgrid/calcgrid/app/internal/monitor"
+	"github.com/calcgrid/calcgrid/app/internal/serve"
+	"github.com/calcgrid/calcgrid/app/internal/tasks"
+	"github.com/calcgrid/calcgrid/app/internal/taskstore"
+	"github.com/calcgrid/calcgrid/app/internal/worker"
+)
+
+// registry holds the finance types, plus the diagnostic ones when enabled.
+func registry(diagnostics bool) (*tasks.Registry, error) {
+	reg := tasks.NewRegistry()
+	if err := finance.Register(reg); err != nil {
+		return nil, err
+	}
+	if diagnostics {
+		if err := diagnostic.Register(reg); err != nil {
+			return nil, err
+		}
+	}
+	return reg, nil
+}
+
+// open connects the parts every server role shares.
+func open(c config.Common, role string, stderr io.Writer) (*taskstore.Store, *tasks.Registry, *slog.Logger, func(), error) {
+	opt, err := c.Redis.Options()
+	if err != nil {
+		return nil, nil, nil, nil, usageError{err}
+	}
+	reg, err := registry(c.Diagnostics)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	logger := config.Logger(stderr, c.LogLevel, role, c.Instance)
+	rdb := redis.NewClient(opt)
+	return taskstore.New(rdb, c.Retention), reg, logger, func() { rdb.Close() }, nil
+}
+
+func runAPI(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	c, err := config.ParseAPI(args, getenv, stderr)
+	if err != nil {
+		return usageError{err}
+	}
+	store, reg, logger, closeStore, err := open(c.Common, "api", stderr)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	logger.Info("api starting", "version", version, "task_types", len(reg.All()), "max_pending", c.MaxPending)
+	h := api.New(api.Options{
+		Store: store, Registry: reg, Logger: logger, Instance: c.Instance,
+		MaxPending: c.MaxPending, Weights: c.Weights,
+	})
+	return serve.Run(ctx, c.Listen, h, logger)
+}
+
+func runWorker(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	c, err := config.ParseWorker(args, getenv, stderr)
+	if err != nil {
+		return usageError{err}
+	}
+	store, reg, logger, closeStore, err := open(c.Common, "worker", stderr)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	logger.Info("worker starting", "version", version)
+	return worker.New(worker.Options{
+		Store: store, Registry: reg, Logger: logger, Listen: c.Listen,
+		Concurrency: c.Concurrency, Weights: c.Weights, StrictPriority: c.StrictPriority,
+		ShutdownTimeout: c.ShutdownTimeout,
+	}).Run(ctx)
+}
+
+func runMonitor(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	c, err := config.ParseMonitor(args, getenv, stderr)
+	if err != nil {
+		return usageError{err}
+	}
+	return monitor.Run(ctx, c, config.Logger(stderr, c.LogLevel, "monitor", ""))
+}
+
+// probeTimeout bounds a health probe.
+const probeTimeout = 2 * time.Second
+
+// probe is the containers' health check: the runtime image has no shell or
+// curl, so the binary checks itself.
+func probe(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return usageError{fmt.Errorf("usage: calcgrid probe <url>")}
+	}
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)
+	if err != nil {
+		return usageError{err}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("probe %s: %w", args[0], err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("probe %s: %s", args[0], resp.Status)
+	}
+	fmt.Fprintf(stdout, "%s: %s\n", args[0], resp.Status)
+	return nil
+}

@@ -1,0 +1,86 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/calcgrid/calcgrid/app/internal/tasks"
+	"github.com/calcgrid/calcgrid/app/internal/taskstore"
+)
+
+// problem is an RFC 9457 problem details document.
+type problem struct {
+	Type      string             `json:"type"`
+	Title     string             `json:"title"`
+	Status    int                `json:"status"`
+	Detail    string             `json:"detail,omitempty"`
+	Instance  string             `json:"instance,omitempty"`
+	RequestID string             `json:"request_id,omitempty"`
+	Errors    []tasks.FieldError `json:"errors,omitempty"`
+}
+
+// problemBase prefixes the problem type slugs.
+const problemBase = "urn:calcgrid:problem:"
+
+// Retry-After values, in seconds.
+const (
+	retryQueueFull   = "5"
+	retryUnavailable = "2"
+)
+
+func writeProblem(w http.ResponseWriter, r *http.Request, status int, slug, title, detail string, errs []tasks.FieldError) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(problem{
+		Type: problemBase + slug, Title: title, Status: status, Detail: detail,
+		Instance: r.URL.Path, RequestID: requestID(r.Context()), Errors: errs,
+	})
+}
+
+func validationProblem(w http.ResponseWriter, r *http.Request, errs ...tasks.FieldError) {
+	writeProblem(w, r, http.StatusUnprocessableEntity, "validation", "Invalid request fields",
+		"one or more fields are invalid; see errors", errs)
+}
+
+// writeError is the one place errors become HTTP statuses. Anything not
+// recognised comes from Redis (down, timing out, out of memory): 503.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ve *tasks.ValidationError
+	var me *malformedError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ve):
+		validationProblem(w, r, ve.Errors...)
+	case errors.As(err, &me):
+		writeProblem(w, r, http.StatusBadRequest, "malformed-json", "Malformed request body", me.msg, nil)
+	case errors.As(err, &mbe):
+		writeProblem(w, r, http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large",
+			"request body exceeds the limit of 256 KiB", nil)
+	case errors.Is(err, taskstore.ErrKeyReused):
+		validationProblem(w, r, tasks.FieldError{Field: "idempotency_key", Message: err.Error()})
+	case errors.Is(err, taskstore.ErrCursor):
+		validationProblem(w, r, tasks.FieldError{Field: "cursor", Message: "is not a cursor returned by this endpoint"})
+	case errors.Is(err, taskstore.ErrNotFound):
+		writeProblem(w, r, http.StatusNotFound, "not-found", "Task not found",
+			"no task with this id (finished tasks are kept for the retention period)", nil)
+	case errors.Is(err, taskstore.ErrFinished):
+		writeProblem(w, r, http.StatusConflict, "already-finished", "Task already finished", err.Error(), nil)
+	case errors.Is(err, taskstore.ErrQueueFull):
+		w.Header().Set("Retry-After", retryQueueFull)
+		writeProblem(w, r, http.StatusTooManyRequests, "queue-full", "Queue is full", err.Error(), nil)
+	default:
+		a.logger.LogAttrs(r.Context(), slog.LevelWarn, "storage unavailable",
+			slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
+		w.Header().Set("Retry-After", retryUnavailable)
+		writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "Service unavailable",
+			"the task store (Redis) is not reachable or refused the request; retry later", nil)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,84 @@
+package config
+
+import (
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestPrecedence(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"default", nil, nil, ":9090"},
+		{"environment", nil, map[string]string{"CALCGRID_LISTEN": ":7000"}, ":7000"},
+		{"flag wins", []string{"--listen", ":7001"}, map[string]string{"CALCGRID_LISTEN": ":7000"}, ":7001"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w, err := ParseWorker(c.args, env(c.env), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w.Listen != c.want {
+				t.Errorf("Listen = %q, want %q", w.Listen, c.want)
+			}
+		})
+	}
+}
+
+func TestWorkerSettings(t *testing.T) {
+	w, err := ParseWorker(nil, env(map[string]string{
+		"CALCGRID_WORKER_CONCURRENCY": "8", "CALCGRID_QUEUE_WEIGHTS": "high=10, medium=5, low=1",
+		"CALCGRID_STRICT_PRIORITY": "true", "CALCGRID_SHUTDOWN_TIMEOUT": "45s", "CALCGRID_LOG_LEVEL": "debug",
+		"CALCGRID_RETENTION": "24h", "CALCGRID_DIAGNOSTICS": "1", "CALCGRID_INSTANCE": "w-1",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Concurrency != 8 || w.Weights["high"] != 10 || w.Weights["low"] != 1 || !w.StrictPriority ||
+		w.ShutdownTimeout != 45*time.Second || w.LogLevel != slog.LevelDebug || w.Retention != 24*time.Hour ||
+		!w.Diagnostics || w.Instance != "w-1" {
+		t.Errorf("worker config = %+v", w)
+	}
+}
+
+func TestInvalidSettings(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"CALCGRID_WORKER_CONCURRENCY": "0"}, "CALCGRID_WORKER_CONCURRENCY must be ≥ 1"},
+		{map[string]string{"CALCGRID_WORKER_CONCURRENCY": "many"}, `CALCGRID_WORKER_CONCURRENCY="many"`},
+		{map[string]string{"CALCGRID_QUEUE_WEIGHTS": "high=6,medium=3"}, "missing weight for queue low"},
+		{map[string]string{"CALCGRID_QUEUE_WEIGHTS": "high=0,medium=3,low=1"}, "weight of high must be"},
+		{map[string]string{"CALCGRID_SHUTDOWN_TIMEOUT": "-1s"}, "must be a positive duration"},
+		{map[string]string{"CALCGRID_LOG_LEVEL": "loud"}, "CALCGRID_LOG_LEVEL"},
+		{map[string]string{"CALCGRID_REDIS_DB": "16"}, "CALCGRID_REDIS_DB must be"},
+	} {
+		_, err := ParseWorker(nil, env(c.env), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want it to mention %q", c.env, err, c.want)
+		}
+	}
+}
+
+func TestRedisOptions(t *testing.T) {
+	opt, err := Redis{Addr: "h:1", Password: "p", DB: 2}.Options()
+	if err != nil || opt.Addr != "h:1" || opt.Password != "p" || opt.DB != 2 || opt.DialTimeout != redisDialTimeout {
+		t.Errorf("options = %+v, %v", opt, err)
+	}
+	opt, err = Redis{Addr: "ignored:1", URL: "redis://:secret@redis:6380/3"}.Options()
+	if err != nil || opt.Addr != "redis:6380" || opt.Password != "secret" || opt.DB != 3 || opt.ReadTimeout != redisIOTimeout {
+		t.Errorf("URL options = %+v, %v", opt, err)
+	}
+	if _, err := (Redis{URL: "http://x"}).Options(); err == nil || !strings.Contains(err.Error(), "CALCGRID_REDIS_URL") {
+		t.Errorf("bad URL error = %v", err)
+	}
+}

@@ -1,0 +1,118 @@
+// Package monitor serves the asynqmon dashboard (queues, tasks per state,
+// workers, retries, archived tasks) for the calcgrid queues, optionally
+// read-only and behind HTTP basic auth.
+package monitor
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/hibiken/asynqmon"
+
+	"github.com/calcgrid/calcgrid/app/internal/config"
+	"github.com/calcgrid/calcgrid/app/internal/serve"
+)
+
+// Dashboard is the monitor's HTTP handler: /healthz without authentication,
+// everything else the asynqmon UI and its API.
+type Dashboard struct {
+	handler http.Handler
+	ui      *asynqmon.HTTPHandler
+}
+
+// New builds the dashboard for cfg; Close releases its Redis connections.
+// Half-configured basic auth is an error: it would leave the dashboard open
+// while the operator believes it is protected.
+func New(cfg config.Monitor, logger *slog.Logger) (*Dashboard, error) {
+	if (cfg.User == "") != (cfg.Password == "") {
+		return nil, errors.New("monitor: set both CALCGRID_MONITOR_USER and CALCGRID_MONITOR_PASSWORD for basic auth, or neither")
+	}
+	opt, err := cfg.Redis.Options()
+	if err != nil {
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
+	ui := asynqmon.New(asynqmon.Options{RootPath: "/", RedisConnOpt: config.ConnOpt{Opt: opt}, ReadOnly: cfg.ReadOnly})
+
+	var app http.Handler = ui
+	if cfg.User != "" {
+		app = basicAuth(cfg.User, cfg.Password, ui)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", serve.Healthz)
+	mux.Handle("/", app)
+	return &Dashboard{handler: logRequests(logger, mux), ui: ui}, nil
+}
+
+func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) { d.handler.ServeHTTP(w, r) }
+
+// Close releases the dashboard's Redis connections.
+func (d *Dashboard) Close() error { return d.ui.Close() }
+
+// Run serves the dashboard on cfg.Listen until ctx is cancelled.
+func Run(ctx context.Context, cfg config.Monitor, logger *slog.Logger) error {
+	d, err := New(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	logger.Info("monitor starting", "read_only", cfg.ReadOnly, "basic_auth", cfg.User != "")
+	if err := serve.Run(ctx, cfg.Listen, d, logger); err != nil {
+		return fmt.Errorf("monitor: %w", err)
+	}
+	return nil
+}
+
+// basicAuth compares SHA-256 digests in constant time so that neither the
+// content nor the length of the secrets leaks through timing.
+func basicAuth(user, password string, next http.Handler) http.Handler {
+	wantUser, wantPass := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(password))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		gotUser, gotPass := sha256.Sum256([]byte(u)), sha256.Sum256([]byte(p))
+		userOK := subtle.ConstantTimeCompare(gotUser[:], wantUser[:])
+		passOK := subtle.ConstantTimeCompare(gotPass[:], wantPass[:])
+		if !ok || userOK&passOK != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="calcgrid monitor", charset="UTF-8"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// logRequests logs failures at warn and the rest at debug: the dashboard
+// polls every few seconds and health checks are frequent.
+func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelDebug
+		if rec.status >= 400 {
+			level = slog.LevelWarn
+		}
+		logger.LogAttrs(r.Context(), level, "http request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status),
+			slog.Int64("duration_ms", time.Since(start).Milliseconds()),
+			slog.String("remote", r.RemoteAddr))
+	})
+}

@@ -1,0 +1,64 @@
+package taskstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The worker's side of the metadata: attempts, start time, progress, the
+// cancel flag and announcements.
+
+// Started records the start of an attempt and reports whether the task was
+// cancelled before it started.
+func (s *Store) Started(ctx context.Context, id string) (cancelled bool, err error) {
+	key := metaKey(id)
+	var flag *redis.BoolCmd
+	if _, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HIncrBy(ctx, key, fAttempts, 1)
+		p.HSetNX(ctx, key, fStartedAt, now())
+		p.HSet(ctx, key, fProgress, "0")
+		p.Expire(ctx, key, s.retention)
+		flag = p.HExists(ctx, key, fCancelledAt)
+		return nil
+	}); err != nil {
+		return false, fmt.Errorf("record start of task %s: %w", id, err)
+	}
+	return flag.Val(), nil
+}
+
+// SetProgress stores the fraction done of a running task.
+func (s *Store) SetProgress(ctx context.Context, id string, fraction float64) error {
+	return s.rdb.HSet(ctx, metaKey(id), fProgress, strconv.FormatFloat(fraction, 'f', -1, 64)).Err()
+}
+
+// Finished restarts the metadata's retention when a task reaches a final
+// state, so it lives as long as asynq keeps the result.
+func (s *Store) Finished(ctx context.Context, id string) error {
+	return s.rdb.Expire(ctx, metaKey(id), s.retention).Err()
+}
+
+// WatchCancels calls fn with the id of every task cancelled while running,
+// until ctx ends. ready is closed once the subscription is live.
+func (s *Store) WatchCancels(ctx context.Context, ready chan<- struct{}, fn func(id string)) error {
+	sub := s.rdb.Subscribe(ctx, CancelChannel)
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil {
+		return fmt.Errorf("subscribe to %s: %w", CancelChannel, err)
+	}
+	close(ready)
+	ch := sub.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case msg, ok := <-ch:
+			if !ok {
+				return nil
+			}
+			fn(msg.Payload)
+		}
+	}
+}

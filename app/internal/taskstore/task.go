@@ -1,0 +1,115 @@
+package taskstore
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// State is where a task is in its life; the API reports it verbatim.
+type State string
+
+// The states of a task.
+const (
+	StatePending   State = "pending"
+	StateScheduled State = "scheduled"
+	StateActive    State = "active"
+	StateRetry     State = "retry"
+	StateCompleted State = "completed"
+	StateFailed    State = "failed"
+	StateCancelled State = "cancelled"
+)
+
+// States lists every state, in lifecycle order.
+var States = []State{StatePending, StateScheduled, StateActive, StateRetry, StateCompleted, StateFailed, StateCancelled}
+
+// Finished reports whether s is final.
+func (s State) Finished() bool {
+	return s == StateCompleted || s == StateFailed || s == StateCancelled
+}
+
+// Task is a submitted task as the API shows it.
+type Task struct {
+	ID          string          `json:"id"`
+	Type        string          `json:"type"`
+	Priority    string          `json:"priority"`
+	State       State           `json:"state"`
+	Attempts    int             `json:"attempts"`
+	MaxRetry    int             `json:"max_retry"`
+	Progress    float64         `json:"progress"`
+	Result      json.RawMessage `json:"result,omitempty"`
+	Error       string          `json:"error,omitempty"`
+	RequestID   string          `json:"request_id"`
+	CreatedAt   time.Time       `json:"created_at"`
+	StartedAt   *time.Time      `json:"started_at"`
+	CompletedAt *time.Time      `json:"completed_at"`
+}
+
+// stateOf maps asynq's view plus calcgrid's cancel flag to a State. A
+// cancelled task ends archived; one that completed before the cancel took
+// effect stays completed, and a running one stays active until it stops.
+func stateOf(s asynq.TaskState, cancelled bool) State {
+	switch s {
+	case asynq.TaskStateActive:
+		return StateActive
+	case asynq.TaskStateCompleted:
+		return StateCompleted
+	}
+	if cancelled {
+		return StateCancelled
+	}
+	switch s {
+	case asynq.TaskStateScheduled:
+		return StateScheduled
+	case asynq.TaskStateRetry:
+		return StateRetry
+	case asynq.TaskStateArchived:
+		return StateFailed
+	default:
+		return StatePending
+	}
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// build combines asynq's task info with the metadata calcgrid keeps.
+func build(info *asynq.TaskInfo, m meta) Task {
+	t := Task{
+		ID:        info.ID,
+		Type:      info.Type,
+		Priority:  info.Queue,
+		State:     stateOf(info.State, !m.cancelledAt.IsZero()),
+		Attempts:  m.attempts,
+		MaxRetry:  info.MaxRetry,
+		Progress:  m.progress,
+		RequestID: m.requestID,
+		CreatedAt: m.createdAt,
+		StartedAt: timePtr(m.startedAt),
+	}
+	switch t.State {
+	case StateActive:
+		// asynq marks a task active a moment before the worker records it.
+		t.Attempts = max(t.Attempts, info.Retried+1)
+	case StateCompleted:
+		t.Progress = 1
+		t.Result = json.RawMessage(info.Result)
+		t.CompletedAt = timePtr(info.CompletedAt)
+	case StateFailed:
+		t.CompletedAt = timePtr(info.LastFailedAt)
+	case StateCancelled:
+		t.CompletedAt = timePtr(m.cancelledAt)
+	}
+	if !t.State.Finished() || t.State == StateFailed {
+		t.Error = info.LastErr
+	}
+	if len(t.Result) > 0 && !json.Valid(t.Result) {
+		t.Result = nil
+	}
+	return t
+}

@@ -1,0 +1,38 @@
+# prod: the reference sizing (~9 GB, ~9 cores in limits).
+environment  = "prod"
+http_port    = 18082
+monitor_port = 15557
+app_subnet   = "10.231.3.0/24"
+diagnostics  = false
+
+redis = {
+  memory_mb    = 1024
+  maxmemory_mb = 768
+  cpus         = 0.5
+  appendfsync  = "everysec"
+}
+
+api = {
+  replicas  = 3
+  memory_mb = 512
+  cpus      = 0.5
+}
+
+worker = {
+  replicas    = 3
+  memory_mb   = 2048
+  cpus        = 2
+  concurrency = 4
+}
+
+loadbalancer = {
+  memory_mb        = 256
+  cpus             = 0.5
+  rate_limit_rps   = 10
+  rate_limit_burst = 20
+}
+
+monitor = {
+  memory_mb = 256
+  cpus      = 0.25
+}

@@ -1,0 +1,112 @@
+mock_provider "docker" {}
+
+variables {
+  environment = "dev"
+  role        = "api"
+  replicas    = 3
+  image       = "calcgrid-app:dev"
+  user        = "65532:65532"
+  networks    = [{ name = "calcgrid-dev-app", ipv4_addresses = ["10.0.0.11", "10.0.0.12", "10.0.0.13"] }]
+  memory_mb   = 128
+  cpus        = 0.25
+  healthcheck = { test = ["CMD", "/usr/local/bin/calcgrid", "probe", "http://127.0.0.1:8080/healthz"] }
+  ports       = [{ internal = 8080, external = 18080 }]
+}
+
+run "names_and_labels" {
+  command = plan
+
+  assert {
+    condition     = docker_container.this[*].name == ["calcgrid-dev-api-1", "calcgrid-dev-api-2", "calcgrid-dev-api-3"]
+    error_message = "containers must be named calcgrid-<env>-<role>-<n>"
+  }
+  assert {
+    condition = alltrue([for c in docker_container.this : contains([for l in c.labels : "${l.label}=${l.value}"], "calcgrid.env=dev")
+    && contains([for l in c.labels : "${l.label}=${l.value}"], "calcgrid.role=api")])
+    error_message = "every container carries calcgrid.env and calcgrid.role"
+  }
+}
+
+run "hardening" {
+  command = plan
+
+  assert {
+    condition = alltrue([for c in docker_container.this :
+      c.read_only && c.restart == "unless-stopped" && c.memory == 128 && c.cpus == "0.25"
+      && contains(c.security_opts, "no-new-privileges:true") && c.user == "65532:65532"
+      && c.log_driver == "json-file" && c.log_opts["max-size"] == "10m" && c.log_opts["max-file"] == "3"
+    ])
+    error_message = "every container is read-only, limited, restarted unless stopped, with rotated logs and no-new-privileges"
+  }
+  assert {
+    condition     = alltrue([for c in docker_container.this : [for cap in c.capabilities : cap.drop][0] == toset(["ALL"])])
+    error_message = "every container drops all capabilities"
+  }
+  assert {
+    condition     = length(terraform_data.pids_limit) == 3
+    error_message = "every container gets a pids limit"
+  }
+}
+
+run "ports_only_on_first_replica_and_loopback" {
+  command = plan
+
+  assert {
+    condition     = length(docker_container.this[0].ports) == 1 && docker_container.this[0].ports[0].ip == "127.0.0.1" && length(docker_container.this[1].ports) == 0
+    error_message = "ports are published on 127.0.0.1, by replica 1 only"
+  }
+}
+
+run "pinned_addresses_per_replica" {
+  command = plan
+
+  assert {
+    condition     = [for c in docker_container.this : one(c.networks_advanced).ipv4_address] == ["10.0.0.11", "10.0.0.12", "10.0.0.13"]
+    error_message = "replica n gets ipv4_addresses[n-1]"
+  }
+}
+
+run "refuses_root" {
+  command = plan
+
+  variables {
+    user = "0:0"
+  }
+  expect_failures = [var.user]
+}
+
+run "refuses_unknown_role" {
+  command = plan
+
+  variables {
+    role = "db"
+  }
+  expect_failures = [var.role]
+}
+
+run "refuses_bad_environment_name" {
+  command = plan
+
+  variables {
+    environment = "Dev_1"
+  }
+  expect_failures = [var.environment]
+}
+
+run "refuses_shell_less_healthcheck" {
+  command = plan
+
+  variables {
+    healthcheck = { test = ["curl", "localhost"] }
+  }
+  expect_failures = [var.healthcheck]
+}
+
+run "refuses_address_count_mismatch" {
+  command = plan
+
+  variables {
+    networks = [{ name = "calcgrid-dev-app", ipv4_addresses = ["10.0.0.11"] }]
+  }
+  expect_failures = [docker_container.this]
+}

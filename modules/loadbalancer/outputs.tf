@@ -1,0 +1,14 @@
+output "name" {
+  description = "nginx container name."
+  value       = module.container.names[0]
+}
+
+output "endpoint" {
+  description = "URL clients use on the host."
+  value       = "http://${var.bind_ip}:${var.published_port}"
+}
+
+output "config" {
+  description = "The rendered nginx.conf (for review and tests)."
+  value       = local.config
+}

@@ -1,0 +1,9 @@
+output "name" {
+  description = "Monitor container name."
+  value       = module.container.names[0]
+}
+
+output "url" {
+  description = "Dashboard URL on the host."
+  value       = "http://${var.bind_ip}:${var.published_port}/"
+}

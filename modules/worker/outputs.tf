@@ -1,0 +1,4 @@
+output "names" {
+  description = "Worker container names, replica 1 first."
+  value       = module.container.names
+}

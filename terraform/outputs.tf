@@ -1,0 +1,61 @@
+output "environment" {
+  description = "Environment (= workspace) this state describes."
+  value       = var.environment
+}
+
+output "endpoint" {
+  description = "nginx URL clients send requests to."
+  value       = module.loadbalancer.endpoint
+}
+
+output "monitor_url" {
+  description = "Dashboard URL (basic auth: monitor_user / monitor_password)."
+  value       = module.monitor.url
+}
+
+output "monitor_user" {
+  description = "Dashboard basic-auth user."
+  value       = var.monitor.user
+}
+
+output "monitor_password" {
+  description = "Dashboard basic-auth password (terraform output -raw monitor_password)."
+  value       = local.monitor_password
+  sensitive   = true
+}
+
+output "redis_password" {
+  description = "Redis password of this environment."
+  value       = local.redis_password
+  sensitive   = true
+}
+
+output "app_image" {
+  description = "ID of the app image the API, worker and monitor containers run (input to `make promote`)."
+  value       = local.app_image
+}
+
+output "containers" {
+  description = "Container names by role."
+  value = {
+    api          = module.api.names
+    worker       = module.worker.names
+    redis        = [module.redis.name]
+    loadbalancer = [module.loadbalancer.name]
+    monitor      = [module.monitor.name]
+  }
+}
+
+output "networks" {
+  description = "Network names by purpose (edge, app, data)."
+  value = {
+    edge = module.network.edge
+    app  = module.network.app
+    data = module.network.data
+  }
+}
+
+output "redis_volume" {
+  description = "Redis data volume (survives `make down`; `make destroy-data` deletes it)."
+  value       = module.redis.volume
+}

@@ -1,0 +1,304 @@
+variable "environment" {
+  description = "Environment name; must equal the selected workspace (terraform workspace select -or-create <env>)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,11}$", var.environment))
+    error_message = "environment must be 2-12 lowercase letters or digits starting with a letter, e.g. \"dev\"."
+  }
+}
+
+variable "redis_image" {
+  description = "Redis image (official Debian-based by default; the air-gapped bootstrap overrides it)."
+  type        = string
+  default     = "redis:7.4.2-bookworm"
+
+  validation {
+    condition     = length(trimspace(var.redis_image)) > 0
+    error_message = "redis_image must not be empty."
+  }
+}
+
+variable "nginx_image" {
+  description = "nginx image (official Debian-based by default; the air-gapped bootstrap overrides it)."
+  type        = string
+  default     = "nginx:1.27.4-bookworm"
+
+  validation {
+    condition     = length(trimspace(var.nginx_image)) > 0
+    error_message = "nginx_image must not be empty."
+  }
+}
+
+variable "go_builder_image" {
+  description = "Go toolchain image for the app's builder stage (build arg GO_BUILDER_IMAGE)."
+  type        = string
+  default     = "golang:1.26-bookworm"
+
+  validation {
+    condition     = length(trimspace(var.go_builder_image)) > 0
+    error_message = "go_builder_image must not be empty."
+  }
+}
+
+variable "runtime_image" {
+  description = "Runtime base image for the app (no shell, non-root; build arg RUNTIME_IMAGE)."
+  type        = string
+  default     = "gcr.io/distroless/static-debian12:nonroot"
+
+  validation {
+    condition     = length(trimspace(var.runtime_image)) > 0
+    error_message = "runtime_image must not be empty."
+  }
+}
+
+variable "go_proxy" {
+  description = "GOPROXY for the image build's module download (scripts/bootstrap.sh passes the host's `go env GOPROXY`); empty uses Go's default."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = !strcontains(var.go_proxy, " ")
+    error_message = "go_proxy must be a comma- or pipe-separated list without spaces, as in `go env GOPROXY`."
+  }
+}
+
+variable "go_flags" {
+  description = "GOFLAGS for the image build (scripts/bootstrap.sh passes the host's `go env GOFLAGS`)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = length(var.go_flags) < 1024
+    error_message = "go_flags must be shorter than 1024 characters."
+  }
+}
+
+variable "app_image_override" {
+  description = "Run this existing app image ID instead of building one (set by `make promote` to the source environment's app_image)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.app_image_override == "" || can(regex("^sha256:[0-9a-f]{64}$", var.app_image_override))
+    error_message = "app_image_override must be empty or an image ID like sha256:<64 hex digits> (the app_image output of another environment)."
+  }
+}
+
+variable "redis_user" {
+  description = "Non-root uid:gid Redis runs as; must own /data in redis_image (999:999 in the official image)."
+  type        = string
+  default     = "999:999"
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*:[1-9][0-9]*$", var.redis_user))
+    error_message = "redis_user must be a non-root numeric uid:gid such as 999:999."
+  }
+}
+
+variable "nginx_user" {
+  description = "Non-root uid:gid nginx runs as."
+  type        = string
+  default     = "101:101"
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*:[1-9][0-9]*$", var.nginx_user))
+    error_message = "nginx_user must be a non-root numeric uid:gid such as 101:101."
+  }
+}
+
+variable "http_port" {
+  description = "Host port of the nginx endpoint (distinct per environment so they run side by side)."
+  type        = number
+
+  validation {
+    condition     = var.http_port >= 1024 && var.http_port <= 65535
+    error_message = "http_port must be from 1024 to 65535."
+  }
+}
+
+variable "monitor_port" {
+  description = "Host port of the dashboard (distinct per environment)."
+  type        = number
+
+  validation {
+    condition     = var.monitor_port >= 1024 && var.monitor_port <= 65535
+    error_message = "monitor_port must be from 1024 to 65535."
+  }
+}
+
+variable "bind_ip" {
+  description = "Host address nginx and the dashboard are published on."
+  type        = string
+  default     = "127.0.0.1"
+
+  validation {
+    condition     = can(cidrhost("${var.bind_ip}/32", 0))
+    error_message = "bind_ip must be an IPv4 address such as 127.0.0.1."
+  }
+}
+
+variable "app_subnet" {
+  description = "Subnet of the internal app network (API replicas get pinned addresses in it); distinct per environment."
+  type        = string
+
+  validation {
+    condition     = can(cidrhost(var.app_subnet, 32)) && can(regex("^[0-9.]+/(1[6-9]|2[0-6])$", var.app_subnet))
+    error_message = "app_subnet must be an IPv4 CIDR from /16 to /26, e.g. 10.231.1.0/24."
+  }
+}
+
+variable "redis" {
+  description = "Redis sizing and durability: memory_mb (limit), maxmemory_mb (<= 80% of memory_mb), cpus, appendonly, appendfsync."
+  type = object({
+    memory_mb    = number
+    maxmemory_mb = number
+    cpus         = number
+    appendonly   = optional(bool, true)
+    appendfsync  = optional(string, "everysec")
+  })
+
+  validation {
+    condition     = var.redis.memory_mb >= 64 && var.redis.maxmemory_mb >= 16 && var.redis.cpus > 0
+    error_message = "redis needs memory_mb >= 64, maxmemory_mb >= 16 and cpus > 0."
+  }
+  validation {
+    condition     = contains(["always", "everysec", "no"], var.redis.appendfsync)
+    error_message = "redis.appendfsync must be always, everysec or no."
+  }
+}
+
+variable "api" {
+  description = "API servers: replicas, memory_mb and cpus per replica, queue_max_pending (backpressure)."
+  type = object({
+    replicas          = optional(number, 3)
+    memory_mb         = number
+    cpus              = number
+    queue_max_pending = optional(number, 10000)
+  })
+
+  validation {
+    condition     = var.api.replicas >= 1 && var.api.memory_mb >= 64 && var.api.cpus > 0 && var.api.queue_max_pending >= 1
+    error_message = "api needs replicas >= 1, memory_mb >= 64, cpus > 0 and queue_max_pending >= 1."
+  }
+}
+
+variable "worker" {
+  description = "Workers: replicas, memory_mb and cpus per replica, concurrency (tasks at once per worker), shutdown_timeout seconds."
+  type = object({
+    replicas         = optional(number, 3)
+    memory_mb        = number
+    cpus             = number
+    concurrency      = optional(number, 4)
+    shutdown_timeout = optional(number, 30)
+  })
+
+  validation {
+    condition     = var.worker.replicas >= 1 && var.worker.memory_mb >= 64 && var.worker.cpus > 0 && var.worker.concurrency >= 1
+    error_message = "worker needs replicas >= 1, memory_mb >= 64, cpus > 0 and concurrency >= 1."
+  }
+}
+
+variable "loadbalancer" {
+  description = "nginx: memory_mb, cpus, rate_limit_rps and rate_limit_burst per client IP."
+  type = object({
+    memory_mb        = number
+    cpus             = number
+    rate_limit_rps   = optional(number, 10)
+    rate_limit_burst = optional(number, 20)
+  })
+
+  validation {
+    condition     = var.loadbalancer.memory_mb >= 16 && var.loadbalancer.cpus > 0 && var.loadbalancer.rate_limit_rps >= 1 && var.loadbalancer.rate_limit_burst >= 0
+    error_message = "loadbalancer needs memory_mb >= 16, cpus > 0, rate_limit_rps >= 1 and rate_limit_burst >= 0."
+  }
+}
+
+variable "monitor" {
+  description = "Dashboard: memory_mb, cpus, readonly, user (basic auth)."
+  type = object({
+    memory_mb = number
+    cpus      = number
+    readonly  = optional(bool, true)
+    user      = optional(string, "admin")
+  })
+
+  validation {
+    condition     = var.monitor.memory_mb >= 32 && var.monitor.cpus > 0
+    error_message = "monitor needs memory_mb >= 32 and cpus > 0."
+  }
+}
+
+variable "diagnostics" {
+  description = "Enable the diagnostic.* task types (dev and staging; never prod)."
+  type        = bool
+  default     = false
+}
+
+variable "log_max_size" {
+  description = "json-file log rotation for every container: size of one file."
+  type        = string
+  default     = "10m"
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*[kmg]$", var.log_max_size))
+    error_message = "log_max_size must look like 10m, 512k or 1g."
+  }
+}
+
+variable "log_max_file" {
+  description = "json-file log rotation for every container: files kept."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.log_max_file >= 1 && var.log_max_file <= 20
+    error_message = "log_max_file must be from 1 to 20."
+  }
+}
+
+variable "redis_password" {
+  description = "Redis password; empty generates one per workspace, kept only in that workspace's state."
+  type        = string
+  default     = ""
+  sensitive   = true
+
+  validation {
+    condition     = var.redis_password == "" || can(regex("^[A-Za-z0-9]{32,128}$", var.redis_password))
+    error_message = "redis_password must be empty (generate) or 32 to 128 letters or digits."
+  }
+}
+
+variable "monitor_password" {
+  description = "Dashboard basic-auth password; empty generates one per workspace, kept only in that workspace's state."
+  type        = string
+  default     = ""
+  sensitive   = true
+
+  validation {
+    condition     = var.monitor_password == "" || length(var.monitor_password) >= 12
+    error_message = "monitor_password must be empty (generate) or at least 12 characters."
+  }
+}
+
+variable "host_memory_mb" {
+  description = "Memory of the Docker host in MB; a check warns when the containers' limits add up to more (scripts/stack.sh passes the real figure)."
+  type        = number
+  default     = 16384
+
+  validation {
+    condition     = var.host_memory_mb >= 512
+    error_message = "host_memory_mb must be at least 512."
+  }
+}
+
+variable "host_cpus" {
+  description = "CPU cores of the Docker host; a check warns when the containers' CPU limits add up to more."
+  type        = number
+  default     = 12
+
+  validation {
+    condition     = var.host_cpus >= 1
+    error_message = "host_cpus must be at least 1."
+  }
+}
