@@ -25,12 +25,9 @@ lint: ## gofmt, go vet, staticcheck, tofu fmt
 	scripts/lint.sh
 
 ##@ Test
-test: test-app fuzz test-modules test-stack ## Everything: app (unit + integration), fuzz, module tests, stack suite
+test: test-unit fuzz test-modules test-stack ## Everything: app (unit + integration), fuzz, module tests, stack suite
 
-test-unit: ## Go unit tests only (no Redis)
-	go test -short -count=1 ./app/...
-
-test-app: ## Go unit and integration tests (starts a private redis-server)
+test-unit: ## Go unit and integration tests of app/ (each test starts its own redis-server)
 	go test -count=1 -timeout 20m ./app/...
 
 fuzz: ## Fuzz the submission decoder for FUZZTIME (default 10s)
@@ -70,4 +67,4 @@ logs: ## Follow ENV's logs (ROLE=api|worker|redis|loadbalancer|monitor)
 promote: bootstrap ## Deploy FROM's running app image to TO, without a rebuild
 	scripts/stack.sh promote $(FROM) $(TO)
 
-.PHONY: help build run-local lint test test-unit test-app fuzz test-modules test-stack bench bootstrap doctor up down destroy-data status logs promote
+.PHONY: help build run-local lint test test-unit fuzz test-modules test-stack bench bootstrap doctor up down destroy-data status logs promote

@@ -27,14 +27,10 @@ IMAGES_SRC="$ROOT/scripts/images"
 PROVIDER_VERSION=4.6.0
 DEBIAN_SUITE=bookworm
 
-# Official images the root module uses by default. Keep in sync with the
-# defaults in terraform/variables.tf and the ARGs of app/Dockerfile.
-declare -A OFFICIAL=(
-  [redis_image]=redis:7.4.2-bookworm
-  [nginx_image]=nginx:1.27.5-bookworm
-  [go_builder_image]=golang:1.26.8-bookworm
-  [runtime_image]=gcr.io/distroless/static-debian12:nonroot
-)
+# The official images are the root module's variable defaults
+# (terraform/variables.tf), read at run time so there is one place to pin them.
+ROOT_VARIABLES="$ROOT/terraform/variables.tf"
+declare -A OFFICIAL=()
 IMAGE_KEYS=(redis_image nginx_image go_builder_image runtime_image)
 # Air-gapped replacements: tag and scripts/images/<dir>; the tag carries the
 # version Debian (or the host's Go toolchain) actually provides.
@@ -89,6 +85,22 @@ require_go() {
   command -v go >/dev/null 2>&1 || die "Go is needed to build $1 (install Go $(awk '/^go /{print $2}' "$TOOLS/tofu/go.mod") or newer)"
 }
 
+# official_default KEY prints the default of `variable "KEY"` in the root module.
+official_default() {
+  awk -v var="$1" '
+    $1 == "variable" && $2 == "\"" var "\"" { inside = 1; next }
+    inside && $1 == "default" { gsub(/^[^"]*"|"[^"]*$/, ""); print; exit }
+    inside && /^}/ { exit }' "$ROOT_VARIABLES"
+}
+
+load_official_images() {
+  local key
+  for key in "${IMAGE_KEYS[@]}"; do
+    OFFICIAL[$key]=$(official_default "$key")
+    [[ -n ${OFFICIAL[$key]} ]] || die "no default for variable \"$key\" in ${ROOT_VARIABLES#"$ROOT"/}"
+  done
+}
+
 # ---------------------------------------------------------------- docker
 docker_engine() {
   docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})' 2>/dev/null
@@ -101,7 +113,10 @@ resolve_tf() {
   local want=${TF_BINARY:-} found
   if [[ -n $want ]]; then
     if found=$(command -v "$want" 2>/dev/null); then echo "$found"; return; fi
-    [[ $(basename "$want") == tofu ]] && { echo build:tofu; return; }
+    if [[ $want == tofu ]]; then
+      if [[ -x $BIN/tofu ]]; then echo "$BIN/tofu"; else echo build:tofu; fi
+      return
+    fi
     die "TF_BINARY=$want is not an executable on PATH (use terraform, tofu or a path)"
   fi
   for want in terraform tofu; do
@@ -115,7 +130,7 @@ tofu_inputs() { files_hash "$TOOLS/tofu/go.mod" "$TOOLS/tofu/go.sum"; }
 
 build_tofu() {
   require_go "OpenTofu"
-  say "    building OpenTofu $(awk '$1=="require"&&$2~/opentofu/{print $3}' "$TOOLS/tofu/go.mod") from its Go module into .bin/tofu (several minutes cold)"
+  say "    building OpenTofu $(grep -o 'opentofu/opentofu v[0-9.]*' "$TOOLS/tofu/go.mod" | cut -d" " -f2) from its Go module into .bin/tofu (several minutes cold)"
   mkdir -p "$BIN"
   run_logged "$CACHE/logs/tofu-build.log" \
     go build -C "$TOOLS/tofu" -trimpath \
@@ -216,6 +231,13 @@ provider_installation {
   }
 }
 EOF
+  # Keep the rest of the user's own CLI configuration (credentials, plugin
+  # cache) unless it has its own provider_installation, which would clash.
+  local user_config=${TF_CLI_CONFIG_FILE:-$HOME/.terraformrc}
+  if [[ $user_config != "$CLI_CONFIG" && -f $user_config ]] && ! grep -q provider_installation "$user_config"; then
+    printf '\n# From %s:\n' "$user_config" >>"$CLI_CONFIG.tmp"
+    cat "$user_config" >>"$CLI_CONFIG.tmp"
+  fi
   mv "$CLI_CONFIG.tmp" "$CLI_CONFIG"
 }
 
@@ -246,6 +268,7 @@ image_id() { docker image inspect --format '{{.Id}}' "$1"; }
 
 # DEB822_AWK prints the first URI of an enabled deb822 stanza (apt's
 # *.sources format) whose Suites include the suite in `want`.
+# shellcheck disable=SC2016 # an awk program, not shell
 DEB822_AWK='
   function check() {
     if (enabled != "no" && (" " types " ") ~ / deb / && (" " suites " ") ~ (" " want " ") && uris != "") {
@@ -299,7 +322,8 @@ build_debian_base() {
     "${sudo[@]}" rm -rf "$rootfs"
     mkdir -p "$CACHE/images"
     say "    debootstrap --variant=minbase $DEBIAN_SUITE from $mirror (a few minutes)"
-    local t=$(date +%s%N)
+    local t
+    t=$(date +%s%N)
     run_logged "$CACHE/logs/debootstrap.log" \
       "${sudo[@]}" debootstrap --variant=minbase "$DEBIAN_SUITE" "$rootfs" "$mirror"
     say "    debootstrap done ($(fmt_ms "$(ms_since "$t")"))"
@@ -338,7 +362,8 @@ ensure_debian_base() {
     say "    $AIRGAP_BASE: up to date"
     return
   fi
-  local t=$(date +%s%N)
+  local t
+  t=$(date +%s%N)
   build_debian_base "$inputs"
   say "    $AIRGAP_BASE: built ($(fmt_ms "$(ms_since "$t")"))"
 }
@@ -369,7 +394,9 @@ build_airgap_image() {
     echo "$tag" >"$STATE/image.$key"
     return
   fi
-  local t=$(date +%s%N) log="$CACHE/logs/image-${AIRGAP_DIR[$key]}.log"
+  local t log="$CACHE/logs/image-${AIRGAP_DIR[$key]}.log" previous
+  t=$(date +%s%N)
+  previous=$(image_id "$tag" 2>/dev/null || true)
   local args=(build --build-arg "BASE_IMAGE=$AIRGAP_BASE" --label calcgrid.airgap=true
     --label "calcgrid.airgap.inputs=$inputs" -t "$tag")
   say "    $tag: building (log: ${log#"$ROOT"/})"
@@ -383,6 +410,7 @@ build_airgap_image() {
     cp "$dir/Dockerfile" "$stage/"
     mkdir "$stage/extra-ca"
     cp "$LOCAL_CA_DIR"/*.crt "$stage/extra-ca/" 2>/dev/null || true
+    # shellcheck disable=SC2016 # expanded by the inner bash
     run_logged "$log" bash -c '
       tar -cf - -C "$1" Dockerfile extra-ca -C "$2" --exclude=./test --exclude=./doc --exclude=./api \
         --transform "s,^\./,goroot/," . | docker "${@:3}" -' _ "$stage" "$goroot" "${args[@]}"
@@ -391,6 +419,8 @@ build_airgap_image() {
     run_logged "$log" docker "${args[@]}" "$dir"
   fi
   echo "$tag" >"$STATE/image.$key"
+  # The replaced build is now untagged; drop it unless something still uses it.
+  [[ -z $previous || $previous == "$(image_id "$tag")" ]] || docker rmi "$previous" >/dev/null 2>&1 || true
   say "    $tag: built ($(fmt_ms "$(ms_since "$t")"))"
 }
 
@@ -453,6 +483,7 @@ write_outputs() {
     elif [[ -n ${TF_CLI_CONFIG_FILE:-} && ! -f $TF_CLI_CONFIG_FILE ]]; then
       echo "unset TF_CLI_CONFIG_FILE # it pointed to a missing file"
     fi
+    # shellcheck disable=SC2016 # $PATH expands when env.sh is sourced
     printf 'case ":$PATH:" in *:%q:*) ;; *) export PATH=%q:"$PATH" ;; esac\n' "$BIN" "$BIN"
     echo "# Image build arguments for app/Dockerfile, taken from the host's Go settings."
     printf 'export TF_VAR_go_proxy=%q\n' "$goproxy"
@@ -518,6 +549,7 @@ main() {
     *) die "unknown argument '$1' (use --doctor, --recheck or --help)" ;;
   esac
   mkdir -p "$CACHE" "$STATE"
+  load_official_images
   if [[ $cmd == doctor ]]; then doctor; return; fi
 
   # One bootstrap at a time: make up and the test runner may start together.

@@ -70,7 +70,8 @@ else
 fi
 
 if ((${#failed[@]})); then
-  printf '\nlint FAILED: %s\n' "$(IFS=,; echo "${failed[*]}" | sed 's/,/, /g')" >&2
+  printf '\nlint FAILED:\n' >&2
+  printf '  - %s\n' "${failed[@]}" >&2
   exit 1
 fi
 printf '\nlint ok\n'

@@ -24,7 +24,9 @@ command -v curl >/dev/null || die "curl not found; it is needed to wait for the 
 in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 check_port() { # name value
-  [[ $2 =~ ^[0-9]+$ ]] && (($2 >= 1 && $2 <= 65535)) || die "$1=$2 is not a port number (1..65535)"
+  if ! [[ $2 =~ ^[0-9]+$ ]] || (($2 < 1 || $2 > 65535)); then
+    die "$1=$2 is not a port number (1..65535)"
+  fi
   if in_use "$2"; then
     die "port $2 ($1) is already in use on 127.0.0.1; stop whatever listens there or pick another, e.g. $1=$(($2 + 1)) make run-local"
   fi
@@ -57,7 +59,8 @@ stopping=""
 start() {
   local name=$1
   shift
-  "$@" > >(tee "$dir/$name.log" | sed -u "s/^/$(printf '%-7s' "$name")| /") 2>&1 &
+  # The log pipeline ignores Ctrl-C so that shutdown messages still show.
+  "$@" > >(trap '' INT; tee "$dir/$name.log" | sed -u "s/^/$(printf '%-7s' "$name")| /") 2>&1 &
   pids[$name]=$!
 }
 
@@ -74,16 +77,17 @@ stop() {
   wait "${pids[redis]:-}" 2>/dev/null || true
   echo "run-local: stopped; logs are in $dir/"
 }
-trap 'stop; exit 130' INT
-trap 'stop; exit 143' TERM
+# Ctrl-C and SIGTERM are the normal way to end a session, hence status 0.
+trap 'stop; exit 0' INT TERM
 trap 'stop' EXIT
 
 # Its own session keeps the terminal's Ctrl-C from stopping Redis before the
-# worker has shut down.
+# worker has shut down. Redis logs only to its file: its banner is noise here.
 shield=()
 command -v setsid >/dev/null && shield=(setsid)
-start redis "${shield[@]}" redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$dir/redis" \
-  --save "" --appendonly no --protected-mode yes
+"${shield[@]}" redis-server --bind 127.0.0.1 --port "$redis_port" --dir "$dir/redis" \
+  --save "" --appendonly no --protected-mode yes --logfile "$PWD/$dir/redis.log" &
+pids[redis]=$!
 
 redis_ready() {
   local reply
@@ -122,10 +126,10 @@ api=http://127.0.0.1:$api_port
 cat <<EOF
 
 calcgrid is running locally (diagnostic task types enabled):
-  API        $api                 (health: $api/healthz)
+  API        $api/v1/task-types  (health: $api/healthz)
   worker     http://127.0.0.1:$worker_port/metrics
   dashboard  http://127.0.0.1:$monitor_port/
-  redis      127.0.0.1:$redis_port                (data in $dir/redis, discarded)
+  redis      127.0.0.1:$redis_port (throw-away; logs of all four in $dir/)
 
 Try:
   curl -s -X POST $api/v1/tasks -H 'Content-Type: application/json' \\

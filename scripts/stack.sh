@@ -47,7 +47,7 @@ check_env() {
   local env="${1:-}"
   [[ -n "$env" ]] || die "missing environment (dev, staging, prod)"
   [[ -f "$ROOT/environments/$env.tfvars" ]] ||
-    die "unknown environment '$env': no environments/$env.tfvars (have: $(cd "$ROOT/environments" && ls ./*.tfvars | sed 's|./||; s|.tfvars||' | xargs))"
+    die "unknown environment '$env': no environments/$env.tfvars (have: $(for f in "$ROOT"/environments/*.tfvars; do basename "$f" .tfvars; done | xargs))"
 }
 
 var_args() {
@@ -72,7 +72,9 @@ init() {
 use_workspace() {
   local env=$1 create=${2:-create}
   unset TF_WORKSPACE
-  if ! tf workspace list | sed 's/^[* ] *//' | grep -qx "$env"; then
+  local workspaces
+  workspaces="$(tf workspace list | sed 's/^[* ] *//')"
+  if ! grep -qx "$env" <<<"$workspaces"; then
     [[ "$create" == create ]] || die "workspace '$env' does not exist: nothing was deployed there"
     tf workspace new "$env" >/dev/null
   fi
@@ -124,7 +126,9 @@ cmd_down() {
   init
   use_workspace "$ENV" nocreate
   # The volume is protected (prevent_destroy); forgetting it here keeps the data.
-  if tf state list 2>/dev/null | grep -qx "$VOLUME_ADDR"; then
+  local state
+  state="$(tf state list 2>/dev/null || true)"
+  if grep -qx "$VOLUME_ADDR" <<<"$state"; then
     step "keeping the Redis volume (make destroy-data ENV=$ENV deletes it)"
     tf state rm "$VOLUME_ADDR" >/dev/null
   fi

@@ -20,8 +20,17 @@ func TestStack(t *testing.T) {
 
 	test_structure.RunTestStage(t, "validate", func() {
 		s := loadStack(t)
-		t.Run("Health", s.testHealth)
-		t.Run("EndToEnd/diagnostic.noop", s.testNoop)
+		// Scenarios that disturb the stack come last; each restores it
+		// (healthy again) before the next one starts.
+		t.Run("Health", s.scenarioHealth)
+		t.Run("EndToEnd", s.scenarioEndToEnd)
+		t.Run("Routing", s.scenarioRouting)
+		t.Run("Priority", s.scenarioPriority)
+		t.Run("Limits", s.scenarioLimits)
+		t.Run("Promotion", s.scenarioPromotion)
+		t.Run("APIFailover", s.scenarioAPIFailover)
+		t.Run("WorkerFailover", s.scenarioWorkerFailover)
+		t.Run("RedisRestart", s.scenarioRedisRestart)
 	})
 }
 

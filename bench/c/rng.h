@@ -109,7 +109,7 @@ static inline long chunk_size(long per_item) {
 	long n = (1L << 20) / (per_item > 1 ? per_item : 1);
 	if (n < 16)
 		n = 16;
-	return n & ~1L;
+	return n;
 }
 
 /* cpu_seconds is process CPU time, as the Go benchmarks measure. */

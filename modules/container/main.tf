@@ -1,6 +1,9 @@
 locals {
   name_prefix = "calcgrid-${var.environment}-${var.role}"
   names       = [for i in range(var.replicas) : "${local.name_prefix}-${i + 1}"]
+  # The provider reads whole numbers back as "1.0"; writing them the same way
+  # avoids a perpetual replacement.
+  cpus = floor(var.cpus) == var.cpus ? format("%.1f", var.cpus) : tostring(var.cpus)
 }
 
 resource "docker_container" "this" {
@@ -22,7 +25,7 @@ resource "docker_container" "this" {
   security_opts     = ["no-new-privileges:true"]
   memory            = var.memory_mb
   memory_swap       = var.memory_mb # equal to memory: no swap on top of the limit
-  cpus              = tostring(var.cpus)
+  cpus              = local.cpus
   restart           = "unless-stopped"
   stop_timeout      = var.stop_timeout
   wait              = var.wait_healthy_seconds > 0

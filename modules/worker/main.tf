@@ -19,6 +19,8 @@ module "container" {
     CALCGRID_REDIS_PASSWORD     = var.redis_password
     CALCGRID_DIAGNOSTICS        = var.diagnostics ? "1" : "0"
     CALCGRID_WORKER_CONCURRENCY = tostring(var.concurrency)
+    # Running tasks are requeued a few seconds before Docker's SIGKILL.
+    CALCGRID_SHUTDOWN_TIMEOUT = "${max(1, var.shutdown_timeout - 5)}s"
   }
   # Data network only: workers reach Redis and nothing else.
   networks     = [{ name = var.data_network }]

@@ -11,9 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/calcgrid/calcgrid/app/internal/config"
+	"github.com/calcgrid/calcgrid/app/internal/apptest"
 	"github.com/calcgrid/calcgrid/app/internal/redistest"
 	"github.com/calcgrid/calcgrid/app/internal/taskstore"
 )
@@ -118,17 +116,6 @@ func (p *proc) wait(t *testing.T, timeout time.Duration) error {
 	}
 }
 
-func newStore(t *testing.T, addr string) *taskstore.Store {
-	t.Helper()
-	opt, err := config.Redis{Addr: addr}.Options()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	return taskstore.New(rdb, time.Hour)
-}
-
 func submitSleep(t *testing.T, s *taskstore.Store, key string, ms int) string {
 	t.Helper()
 	payload, _ := json.Marshal(map[string]int{"ms": ms})
@@ -162,7 +149,7 @@ func await(t *testing.T, s *taskstore.Store, id string, timeout time.Duration, w
 
 func TestWorkerSIGTERM(t *testing.T) {
 	srv := redistest.Start(t)
-	store := newStore(t, srv.Addr)
+	store := apptest.NewStore(t, srv.Addr)
 
 	t.Run("running task finishes", func(t *testing.T) {
 		w := startWorker(t, srv.Addr, "graceful", "CALCGRID_SHUTDOWN_TIMEOUT=10s")
@@ -200,7 +187,7 @@ func TestWorkerSIGTERM(t *testing.T) {
 //	go test -run TestWorkerSIGKILL -v ./app/cmd/calcgrid
 func TestWorkerSIGKILL(t *testing.T) {
 	srv := redistest.Start(t)
-	store := newStore(t, srv.Addr)
+	store := apptest.NewStore(t, srv.Addr)
 	victim := startWorker(t, srv.Addr, "victim")
 	id := submitSleep(t, store, "killed", 2000)
 	await(t, store, id, 10*time.Second, taskstore.StateActive)

@@ -46,6 +46,7 @@ func open(c config.Common, role string, stderr io.Writer) (*taskstore.Store, *ta
 		return nil, nil, nil, nil, err
 	}
 	logger := config.Logger(stderr, c.LogLevel, role, c.Instance)
+	redis.SetLogger(redisLogger{logger})
 	rdb := redis.NewClient(opt)
 	return taskstore.New(rdb, c.Retention), reg, logger, func() { rdb.Close() }, nil
 }
@@ -91,7 +92,17 @@ func runMonitor(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return usageError{err}
 	}
-	return monitor.Run(ctx, c, config.Logger(stderr, c.LogLevel, "monitor", ""))
+	logger := config.Logger(stderr, c.LogLevel, "monitor", "")
+	redis.SetLogger(redisLogger{logger})
+	return monitor.Run(ctx, c, logger)
+}
+
+// redisLogger routes go-redis's own messages (failed dials while Redis is
+// down) into the JSON log instead of plain stderr lines.
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.WarnContext(ctx, fmt.Sprintf(format, v...), "component", "redis")
 }
 
 // probeTimeout bounds a health probe.

@@ -48,7 +48,6 @@ type Options struct {
 // API serves the HTTP endpoints.
 type API struct {
 	Options
-	logger      *slog.Logger
 	registry    *prometheus.Registry
 	httpMetrics *metrics.HTTP
 	taskMetrics *metrics.Tasks
@@ -60,7 +59,6 @@ func New(opts Options) *chi.Mux {
 	reg.MustRegister(metrics.NewQueues(opts.Store.QueueInfo, opts.Logger))
 	a := &API{
 		Options:     opts,
-		logger:      opts.Logger,
 		registry:    reg,
 		httpMetrics: metrics.NewHTTP(reg),
 		taskMetrics: metrics.NewTasks(reg),
@@ -140,7 +138,7 @@ func (a *API) submit(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusAccepted
 		a.taskMetrics.Enqueued.WithLabelValues(t.Type, t.Priority).Inc()
-		a.logger.LogAttrs(r.Context(), slog.LevelInfo, "task submitted",
+		a.Logger.LogAttrs(r.Context(), slog.LevelInfo, "task submitted",
 			slog.String("request_id", sub.RequestID), slog.String("task_id", t.ID),
 			slog.String("type", t.Type), slog.String("queue", t.Priority))
 	}
@@ -196,7 +194,7 @@ func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	a.logger.LogAttrs(r.Context(), slog.LevelInfo, "task cancel requested",
+	a.Logger.LogAttrs(r.Context(), slog.LevelInfo, "task cancel requested",
 		slog.String("request_id", requestID(r.Context())), slog.String("task_id", t.ID),
 		slog.String("type", t.Type), slog.String("queue", t.Priority), slog.String("state", string(t.State)))
 	status := http.StatusOK

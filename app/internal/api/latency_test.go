@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/calcgrid/calcgrid/app/internal/apptest"
 	"github.com/calcgrid/calcgrid/app/internal/taskstore"
 )
 
@@ -14,12 +15,12 @@ import (
 //	go test -run TestIdlePickupLatency -v ./app/internal/api
 func TestIdlePickupLatency(t *testing.T) {
 	const n = 200
-	e := newEnv(t, envOptions{})
-	e.startWorker(4, false)
+	e := newEnv(t, apptest.Options{})
+	e.StartWorker(4, false)
 	lat := make([]time.Duration, 0, n)
 	for range n {
-		task := e.submit(`{"type":"diagnostic.noop"}`)
-		done := e.await(task.ID, 5*time.Second, taskstore.StateCompleted)
+		task := e.Submit(`{"type":"diagnostic.noop"}`)
+		done := e.Await(task.ID, 5*time.Second, taskstore.StateCompleted)
 		lat = append(lat, done.StartedAt.Sub(done.CreatedAt))
 	}
 	slices.Sort(lat)

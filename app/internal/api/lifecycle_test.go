@@ -10,26 +10,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/calcgrid/calcgrid/app/internal/apptest"
 	"github.com/calcgrid/calcgrid/app/internal/taskstore"
 )
 
 func TestLifecycle(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.startWorker(2, false)
+	e := newEnv(t, apptest.Options{})
+	e.StartWorker(2, false)
 
-	r := e.do(http.MethodPost, "/v1/tasks", `{"type":"diagnostic.sleep","payload":{"ms":1200},"priority":"high"}`,
+	r := e.Do(http.MethodPost, "/v1/tasks", `{"type":"diagnostic.sleep","payload":{"ms":1200},"priority":"high"}`,
 		"X-Request-ID", "req-lifecycle-1")
-	if r.status != http.StatusAccepted {
-		t.Fatalf("submit: %d %s", r.status, r.body)
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("submit: %d %s", r.Status, r.Body)
 	}
-	task := r.task(t)
-	if got, want := r.header.Get("Location"), "/v1/tasks/"+task.ID; got != want {
+	task := r.Task(t)
+	if got, want := r.Header.Get("Location"), "/v1/tasks/"+task.ID; got != want {
 		t.Errorf("Location = %q, want %q", got, want)
 	}
-	if got := r.header.Get("X-Request-ID"); got != "req-lifecycle-1" {
+	if got := r.Header.Get("X-Request-ID"); got != "req-lifecycle-1" {
 		t.Errorf("X-Request-ID = %q, want the incoming one", got)
 	}
-	if got := r.header.Get("X-Calcgrid-Instance"); got != "api-test" {
+	if got := r.Header.Get("X-Calcgrid-Instance"); got != "api-test" {
 		t.Errorf("X-Calcgrid-Instance = %q", got)
 	}
 	if task.Type != "diagnostic.sleep" || task.Priority != "high" || task.RequestID != "req-lifecycle-1" ||
@@ -37,22 +38,22 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("submitted task = %+v", task)
 	}
 
-	e.await(task.ID, 5*time.Second, taskstore.StateActive)
+	e.Await(task.ID, 5*time.Second, taskstore.StateActive)
 	time.Sleep(50 * time.Millisecond) // asynq marks it active just before the worker records the start
-	if active := e.get(task.ID); active.StartedAt == nil || active.Attempts != 1 {
+	if active := e.Get(task.ID); active.StartedAt == nil || active.Attempts != 1 {
 		t.Errorf("active task = %+v, want started_at and attempts 1", active)
 	}
 	// Progress is stored every 250 ms while the task runs.
 	var sawProgress bool
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline) && !sawProgress; time.Sleep(20 * time.Millisecond) {
-		got := e.get(task.ID)
+		got := e.Get(task.ID)
 		sawProgress = got.State == taskstore.StateActive && got.Progress > 0 && got.Progress < 1
 	}
 	if !sawProgress {
 		t.Error("never saw 0 < progress < 1 while active")
 	}
 
-	done := e.await(task.ID, 10*time.Second, taskstore.StateCompleted)
+	done := e.Await(task.ID, 10*time.Second, taskstore.StateCompleted)
 	if done.Progress != 1 || done.CompletedAt == nil || done.Error != "" || done.Attempts != 1 {
 		t.Errorf("completed task = %+v", done)
 	}
@@ -60,23 +61,23 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("result = %s", got)
 	}
 
-	list := e.do(http.MethodGet, "/v1/tasks?state=completed&queue=high", "")
+	list := e.Do(http.MethodGet, "/v1/tasks?state=completed&queue=high", "")
 	var page struct {
 		Tasks []taskstore.Task `json:"tasks"`
 	}
-	if err := json.Unmarshal(list.body, &page); err != nil || list.status != http.StatusOK {
-		t.Fatalf("list: %d %s %v", list.status, list.body, err)
+	if err := json.Unmarshal(list.Body, &page); err != nil || list.Status != http.StatusOK {
+		t.Fatalf("list: %d %s %v", list.Status, list.Body, err)
 	}
 	if len(page.Tasks) != 1 || page.Tasks[0].ID != task.ID || page.Tasks[0].RequestID != "req-lifecycle-1" {
-		t.Errorf("list of completed = %s", list.body)
+		t.Errorf("list of completed = %s", list.Body)
 	}
 
-	q := e.do(http.MethodGet, "/v1/queues", "")
+	q := e.Do(http.MethodGet, "/v1/queues", "")
 	var queues struct {
 		Queues []taskstore.QueueStats `json:"queues"`
 	}
-	if err := json.Unmarshal(q.body, &queues); err != nil || len(queues.Queues) != 3 {
-		t.Fatalf("queues: %d %s", q.status, q.body)
+	if err := json.Unmarshal(q.Body, &queues); err != nil || len(queues.Queues) != 3 {
+		t.Fatalf("queues: %d %s", q.Status, q.Body)
 	}
 	if h := queues.Queues[0]; h.Name != "high" || h.Weight != 6 || h.Completed != 1 || h.ProcessedToday != 1 {
 		t.Errorf("high queue = %+v", h)
@@ -84,19 +85,19 @@ func TestLifecycle(t *testing.T) {
 }
 
 func TestHealthAndMetadataEndpoints(t *testing.T) {
-	e := newEnv(t, envOptions{})
+	e := newEnv(t, apptest.Options{})
 	for _, c := range []struct {
 		path, want string
 	}{
 		{"/healthz", `{"status":"ok"}`},
 		{"/readyz", `{"status":"ok"}`},
 	} {
-		r := e.do(http.MethodGet, c.path, "")
-		if r.status != http.StatusOK || compact(t, r.body) != c.want {
-			t.Errorf("GET %s = %d %s", c.path, r.status, r.body)
+		r := e.Do(http.MethodGet, c.path, "")
+		if r.Status != http.StatusOK || compact(t, r.Body) != c.want {
+			t.Errorf("GET %s = %d %s", c.path, r.Status, r.Body)
 		}
 	}
-	r := e.do(http.MethodGet, "/v1/task-types", "")
+	r := e.Do(http.MethodGet, "/v1/task-types", "")
 	var types struct {
 		TaskTypes []struct {
 			Name          string         `json:"name"`
@@ -106,8 +107,8 @@ func TestHealthAndMetadataEndpoints(t *testing.T) {
 			PayloadSchema map[string]any `json:"payload_schema"`
 		} `json:"task_types"`
 	}
-	if err := json.Unmarshal(r.body, &types); err != nil || r.status != http.StatusOK {
-		t.Fatalf("task-types: %d %s", r.status, r.body)
+	if err := json.Unmarshal(r.Body, &types); err != nil || r.Status != http.StatusOK {
+		t.Fatalf("task-types: %d %s", r.Status, r.Body)
 	}
 	var names []string
 	for _, tt := range types.TaskTypes {
@@ -119,42 +120,42 @@ func TestHealthAndMetadataEndpoints(t *testing.T) {
 	if want := []string{"diagnostic.cpu", "diagnostic.fail", "diagnostic.noop", "diagnostic.sleep"}; !slices.Equal(names, want) {
 		t.Errorf("task types = %v, want %v", names, want)
 	}
-	m := e.do(http.MethodGet, "/metrics", "")
-	if m.status != http.StatusOK || !strings.Contains(string(m.body), `calcgrid_http_requests_total{code="200",method="GET",route="/v1/task-types"} 1`) {
-		t.Errorf("metrics lack the request counter:\n%s", m.body)
+	m := e.Do(http.MethodGet, "/metrics", "")
+	if m.Status != http.StatusOK || !strings.Contains(string(m.Body), `calcgrid_http_requests_total{code="200",method="GET",route="/v1/task-types"} 1`) {
+		t.Errorf("metrics lack the request counter:\n%s", m.Body)
 	}
-	if !strings.Contains(string(m.body), `calcgrid_queue_tasks{queue="high",state="pending"} 0`) {
+	if !strings.Contains(string(m.Body), `calcgrid_queue_tasks{queue="high",state="pending"} 0`) {
 		t.Errorf("metrics lack queue gauges")
 	}
 }
 
 func TestIdempotencyUnderConcurrency(t *testing.T) {
-	e := newEnv(t, envOptions{})
+	e := newEnv(t, apptest.Options{})
 	const n = 20
 	var wg sync.WaitGroup
-	results := make([]response, n)
+	results := make([]apptest.Response, n)
 	for i := range n {
 		wg.Go(func() {
-			results[i] = e.do(http.MethodPost, "/v1/tasks", `{"type":"diagnostic.noop"}`,
+			results[i] = e.Do(http.MethodPost, "/v1/tasks", `{"type":"diagnostic.noop"}`,
 				"Idempotency-Key", "same-key", "X-Request-ID", fmt.Sprintf("req-%d", i))
 		})
 	}
 	wg.Wait()
 	created, ids := 0, map[string]bool{}
 	for _, r := range results {
-		switch r.status {
+		switch r.Status {
 		case http.StatusAccepted:
 			created++
 		case http.StatusOK:
 		default:
-			t.Fatalf("POST: %d %s", r.status, r.body)
+			t.Fatalf("POST: %d %s", r.Status, r.Body)
 		}
-		ids[r.task(t).ID] = true
+		ids[r.Task(t).ID] = true
 	}
 	if created != 1 || len(ids) != 1 {
 		t.Fatalf("%d created, ids %v; want exactly one task", created, ids)
 	}
-	queues, err := e.store.Queues(nil)
+	queues, err := e.Store.Queues(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,44 +164,44 @@ func TestIdempotencyUnderConcurrency(t *testing.T) {
 	}
 
 	// Without a key the X-Request-ID is the key: a proxy's retry is absorbed.
-	first := e.do(http.MethodPost, "/v1/tasks", `{"type":"diagnostic.noop"}`, "X-Request-ID", "proxy-1")
-	again := e.do(http.MethodPost, "/v1/tasks", `{"type":"diagnostic.noop"}`, "X-Request-ID", "proxy-1")
-	if first.status != http.StatusAccepted || again.status != http.StatusOK || first.task(t).ID != again.task(t).ID {
-		t.Errorf("retried request: %d then %d (%s, %s)", first.status, again.status, first.body, again.body)
+	first := e.Do(http.MethodPost, "/v1/tasks", `{"type":"diagnostic.noop"}`, "X-Request-ID", "proxy-1")
+	again := e.Do(http.MethodPost, "/v1/tasks", `{"type":"diagnostic.noop"}`, "X-Request-ID", "proxy-1")
+	if first.Status != http.StatusAccepted || again.Status != http.StatusOK || first.Task(t).ID != again.Task(t).ID {
+		t.Errorf("retried request: %d then %d (%s, %s)", first.Status, again.Status, first.Body, again.Body)
 	}
 	// The same key with a different submission is refused, not merged.
-	other := e.do(http.MethodPost, "/v1/tasks", `{"type":"diagnostic.sleep","idempotency_key":"same-key"}`)
-	if other.status != http.StatusUnprocessableEntity || other.problem(t).Errors[0].Field != "idempotency_key" {
-		t.Errorf("reused key: %d %s", other.status, other.body)
+	other := e.Do(http.MethodPost, "/v1/tasks", `{"type":"diagnostic.sleep","idempotency_key":"same-key"}`)
+	if other.Status != http.StatusUnprocessableEntity || other.Problem(t).Errors[0].Field != "idempotency_key" {
+		t.Errorf("reused key: %d %s", other.Status, other.Body)
 	}
 }
 
 func TestPriority(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.startWorker(1, true)
-	busy := e.submit(`{"type":"diagnostic.sleep","payload":{"ms":1000},"priority":"medium"}`)
-	e.await(busy.ID, 5*time.Second, taskstore.StateActive)
+	e := newEnv(t, apptest.Options{})
+	e.StartWorker(1, true)
+	busy := e.Submit(`{"type":"diagnostic.sleep","payload":{"ms":1000},"priority":"medium"}`)
+	e.Await(busy.ID, 5*time.Second, taskstore.StateActive)
 
 	var low []string
 	for range 10 {
-		low = append(low, e.submit(`{"type":"diagnostic.noop","priority":"low"}`).ID)
+		low = append(low, e.Submit(`{"type":"diagnostic.noop","priority":"low"}`).ID)
 	}
-	high := e.submit(`{"type":"diagnostic.noop","priority":"high"}`)
-	h := e.await(high.ID, 10*time.Second, taskstore.StateCompleted)
+	high := e.Submit(`{"type":"diagnostic.noop","priority":"high"}`)
+	h := e.Await(high.ID, 10*time.Second, taskstore.StateCompleted)
 	for _, id := range low {
-		l := e.get(id)
+		l := e.Get(id)
 		if l.StartedAt != nil && !l.StartedAt.After(*h.StartedAt) {
 			t.Errorf("low task %s started at %s, before the high one (%s)", id, l.StartedAt, h.StartedAt)
 		}
 	}
 	for _, id := range low {
-		e.await(id, 10*time.Second, taskstore.StateCompleted)
+		e.Await(id, 10*time.Second, taskstore.StateCompleted)
 	}
 }
 
 func TestRetriesThenFailed(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.startWorker(2, false)
+	e := newEnv(t, apptest.Options{})
+	e.StartWorker(2, false)
 	for _, c := range []struct {
 		name, body string
 		want       taskstore.State
@@ -215,8 +216,8 @@ func TestRetriesThenFailed(t *testing.T) {
 			taskstore.StateCompleted, 2, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			task := e.submit(c.body)
-			got := e.await(task.ID, 20*time.Second, taskstore.StateCompleted, taskstore.StateFailed)
+			task := e.Submit(c.body)
+			got := e.Await(task.ID, 20*time.Second, taskstore.StateCompleted, taskstore.StateFailed)
 			if got.State != c.want || got.Attempts != c.attempts || !strings.Contains(got.Error, c.errPart) {
 				t.Errorf("task = %+v; want state %s, %d attempts, error containing %q", got, c.want, c.attempts, c.errPart)
 			}
@@ -226,75 +227,75 @@ func TestRetriesThenFailed(t *testing.T) {
 		})
 	}
 	// The worker survived the panics.
-	e.await(e.submit(`{"type":"diagnostic.noop"}`).ID, 5*time.Second, taskstore.StateCompleted)
+	e.Await(e.Submit(`{"type":"diagnostic.noop"}`).ID, 5*time.Second, taskstore.StateCompleted)
 }
 
 func TestCancel(t *testing.T) {
-	e := newEnv(t, envOptions{})
+	e := newEnv(t, apptest.Options{})
 
 	t.Run("pending", func(t *testing.T) {
-		task := e.submit(`{"type":"diagnostic.noop"}`)
-		r := e.do(http.MethodDelete, "/v1/tasks/"+task.ID, "")
-		if got := r.task(t); r.status != http.StatusOK || got.State != taskstore.StateCancelled || got.CompletedAt == nil {
-			t.Fatalf("DELETE pending: %d %s", r.status, r.body)
+		task := e.Submit(`{"type":"diagnostic.noop"}`)
+		r := e.Do(http.MethodDelete, "/v1/tasks/"+task.ID, "")
+		if got := r.Task(t); r.Status != http.StatusOK || got.State != taskstore.StateCancelled || got.CompletedAt == nil {
+			t.Fatalf("DELETE pending: %d %s", r.Status, r.Body)
 		}
-		stop := e.startWorker(1, false)
-		e.await(e.submit(`{"type":"diagnostic.noop"}`).ID, 5*time.Second, taskstore.StateCompleted)
+		stop := e.StartWorker(1, false)
+		e.Await(e.Submit(`{"type":"diagnostic.noop"}`).ID, 5*time.Second, taskstore.StateCompleted)
 		stop()
-		if got := e.get(task.ID); got.State != taskstore.StateCancelled || got.Attempts != 0 {
+		if got := e.Get(task.ID); got.State != taskstore.StateCancelled || got.Attempts != 0 {
 			t.Errorf("cancelled pending task ran: %+v", got)
 		}
-		if again := e.do(http.MethodDelete, "/v1/tasks/"+task.ID, ""); again.status != http.StatusOK {
-			t.Errorf("second DELETE: %d %s", again.status, again.body)
+		if again := e.Do(http.MethodDelete, "/v1/tasks/"+task.ID, ""); again.Status != http.StatusOK {
+			t.Errorf("second DELETE: %d %s", again.Status, again.Body)
 		}
 	})
 
 	t.Run("active", func(t *testing.T) {
-		e.startWorker(1, false)
-		task := e.submit(`{"type":"diagnostic.sleep","payload":{"ms":60000},"max_retry":5}`)
-		e.await(task.ID, 5*time.Second, taskstore.StateActive)
+		e.StartWorker(1, false)
+		task := e.Submit(`{"type":"diagnostic.sleep","payload":{"ms":60000},"max_retry":5}`)
+		e.Await(task.ID, 5*time.Second, taskstore.StateActive)
 		start := time.Now()
-		r := e.do(http.MethodDelete, "/v1/tasks/"+task.ID, "")
-		if r.status != http.StatusAccepted && r.status != http.StatusOK {
-			t.Fatalf("DELETE active: %d %s", r.status, r.body)
+		r := e.Do(http.MethodDelete, "/v1/tasks/"+task.ID, "")
+		if r.Status != http.StatusAccepted && r.Status != http.StatusOK {
+			t.Fatalf("DELETE active: %d %s", r.Status, r.Body)
 		}
-		got := e.await(task.ID, time.Second, taskstore.StateCancelled)
+		got := e.Await(task.ID, time.Second, taskstore.StateCancelled)
 		t.Logf("active task stopped %s after DELETE", time.Since(start).Round(time.Millisecond))
 		time.Sleep(2500 * time.Millisecond) // longer than the first retry delay
-		if got = e.get(task.ID); got.State != taskstore.StateCancelled || got.Attempts != 1 {
+		if got = e.Get(task.ID); got.State != taskstore.StateCancelled || got.Attempts != 1 {
 			t.Errorf("cancelled task was retried: %+v", got)
 		}
 	})
 
 	t.Run("finished", func(t *testing.T) {
-		e.startWorker(1, false)
-		task := e.submit(`{"type":"diagnostic.noop"}`)
-		e.await(task.ID, 5*time.Second, taskstore.StateCompleted)
-		r := e.do(http.MethodDelete, "/v1/tasks/"+task.ID, "")
-		if r.status != http.StatusConflict || !strings.Contains(r.problem(t).Detail, "completed") {
-			t.Errorf("DELETE completed: %d %s", r.status, r.body)
+		e.StartWorker(1, false)
+		task := e.Submit(`{"type":"diagnostic.noop"}`)
+		e.Await(task.ID, 5*time.Second, taskstore.StateCompleted)
+		r := e.Do(http.MethodDelete, "/v1/tasks/"+task.ID, "")
+		if r.Status != http.StatusConflict || !strings.Contains(r.Problem(t).Detail, "completed") {
+			t.Errorf("DELETE completed: %d %s", r.Status, r.Body)
 		}
 	})
 }
 
 func TestBackpressure(t *testing.T) {
-	e := newEnv(t, envOptions{maxPending: 3})
+	e := newEnv(t, apptest.Options{MaxPending: 3})
 	for range 3 {
-		e.submit(`{"type":"diagnostic.noop","priority":"low"}`)
+		e.Submit(`{"type":"diagnostic.noop","priority":"low"}`)
 	}
-	r := e.do(http.MethodPost, "/v1/tasks", `{"type":"diagnostic.noop","priority":"low"}`)
-	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
-		t.Fatalf("4th submission: %d %s (Retry-After %q)", r.status, r.body, r.header.Get("Retry-After"))
+	r := e.Do(http.MethodPost, "/v1/tasks", `{"type":"diagnostic.noop","priority":"low"}`)
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("4th submission: %d %s (Retry-After %q)", r.Status, r.Body, r.Header.Get("Retry-After"))
 	}
-	r.problem(t)
+	r.Problem(t)
 	// Other queues are unaffected.
-	e.submit(`{"type":"diagnostic.noop","priority":"high"}`)
+	e.Submit(`{"type":"diagnostic.noop","priority":"high"}`)
 }
 
 func TestRedisDown(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	e.submit(`{"type":"diagnostic.noop"}`)
-	e.redis.Stop()
+	e := newEnv(t, apptest.Options{})
+	e.Submit(`{"type":"diagnostic.noop"}`)
+	e.Redis.Stop()
 	for _, c := range []struct{ method, path, body string }{
 		{http.MethodPost, "/v1/tasks", `{"type":"diagnostic.noop"}`},
 		{http.MethodGet, "/v1/tasks/0d6b3c1a-9c4e-4f0e-8d1a-2b3c4d5e6f70", ""},
@@ -303,59 +304,62 @@ func TestRedisDown(t *testing.T) {
 		{http.MethodGet, "/readyz", ""},
 	} {
 		start := time.Now()
-		r := e.do(c.method, c.path, c.body)
+		r := e.Do(c.method, c.path, c.body)
 		took := time.Since(start)
-		if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" || took > 2*time.Second {
-			t.Errorf("%s %s with Redis down: %d after %s (Retry-After %q) %s", c.method, c.path, r.status, took, r.header.Get("Retry-After"), r.body)
+		if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" || took > 2*time.Second {
+			t.Errorf("%s %s with Redis down: %d after %s (Retry-After %q) %s", c.method, c.path, r.Status, took, r.Header.Get("Retry-After"), r.Body)
 		}
 	}
-	if r := e.do(http.MethodGet, "/healthz", ""); r.status != http.StatusOK {
-		t.Errorf("healthz with Redis down: %d", r.status)
+	if r := e.Do(http.MethodGet, "/healthz", ""); r.Status != http.StatusOK {
+		t.Errorf("healthz with Redis down: %d", r.Status)
 	}
-	e.redis.Restart()
+	e.Redis.Restart()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		r := e.do(http.MethodPost, "/v1/tasks", `{"type":"diagnostic.noop"}`)
-		if r.status == http.StatusAccepted {
+		r := e.Do(http.MethodPost, "/v1/tasks", `{"type":"diagnostic.noop"}`)
+		if r.Status == http.StatusAccepted {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no recovery 10s after Redis restarted: %d %s", r.status, r.body)
+			t.Fatalf("no recovery 10s after Redis restarted: %d %s", r.Status, r.Body)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if r := e.do(http.MethodGet, "/readyz", ""); r.status != http.StatusOK {
-		t.Errorf("readyz after recovery: %d %s", r.status, r.body)
+	if r := e.Do(http.MethodGet, "/readyz", ""); r.Status != http.StatusOK {
+		t.Errorf("readyz after recovery: %d %s", r.Status, r.Body)
 	}
 }
 
 func TestRedisOutOfMemory(t *testing.T) {
-	e := newEnv(t, envOptions{redisArgs: []string{"--maxmemory", "4mb", "--maxmemory-policy", "noeviction"}})
-	rdb := e.redis.Client()
+	e := newEnv(t, apptest.Options{})
+	rdb := e.Redis.Client()
 	ctx := t.Context()
-	for i := 0; ; i++ {
-		err := rdb.Set(ctx, fmt.Sprintf("ballast:%d", i), strings.Repeat("x", 256<<10), 0).Err()
-		if err != nil && strings.HasPrefix(err.Error(), "OOM") {
-			break
-		}
-		if err != nil || i > 100 {
-			t.Fatalf("fill Redis: %v", err)
+	for i := range 16 {
+		if err := rdb.Set(ctx, fmt.Sprintf("ballast:%d", i), strings.Repeat("x", 256<<10), 0).Err(); err != nil {
+			t.Fatal(err)
 		}
 	}
-	r := e.do(http.MethodPost, "/v1/tasks", `{"type":"diagnostic.noop","idempotency_key":"oom"}`)
-	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
-		t.Fatalf("submit with Redis out of memory: %d %s", r.status, r.body)
+	// Now Redis holds more than it may: every write is refused.
+	for _, kv := range [][2]string{{"maxmemory-policy", "noeviction"}, {"maxmemory", "1mb"}} {
+		if err := rdb.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := e.Do(http.MethodPost, "/v1/tasks", `{"type":"diagnostic.noop","idempotency_key":"oom"}`)
+	if r.Status != http.StatusServiceUnavailable || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("submit with Redis out of memory: %d %s", r.Status, r.Body)
 	}
 	keys, err := rdb.Keys(ctx, "*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range keys {
-		if !strings.HasPrefix(k, "ballast:") && k != "asynq:queues" { // asynq registers the queue name first
+		if !strings.HasPrefix(k, "ballast:") {
 			t.Errorf("Redis holds %s after the refused submission", k)
 		}
 	}
-	// Once memory is freed the same submission goes through.
-	rdb.Del(ctx, keys...)
-	e.submit(`{"type":"diagnostic.noop","idempotency_key":"oom"}`)
+	if err := rdb.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	e.Submit(`{"type":"diagnostic.noop","idempotency_key":"oom"}`)
 }

@@ -84,7 +84,7 @@ func (a *API) observe(next http.Handler) http.Handler {
 			case "/healthz", "/readyz", "/metrics":
 				level = slog.LevelDebug
 			}
-			a.logger.LogAttrs(r.Context(), level, "http request",
+			a.Logger.LogAttrs(r.Context(), level, "http request",
 				slog.String("request_id", requestID(r.Context())),
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
 				slog.String("route", route), slog.Int("status", status),
@@ -104,7 +104,7 @@ func (a *API) recoverPanics(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				a.logger.Error("handler panic", "request_id", requestID(r.Context()), "panic", v)
+				a.Logger.Error("handler panic", "request_id", requestID(r.Context()), "panic", v)
 				writeProblem(w, r, http.StatusInternalServerError, "internal", "Internal error",
 					"the server hit a bug; the request id identifies it in the logs", nil)
 			}

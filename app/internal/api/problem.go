@@ -71,7 +71,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", retryQueueFull)
 		writeProblem(w, r, http.StatusTooManyRequests, "queue-full", "Queue is full", err.Error(), nil)
 	default:
-		a.logger.LogAttrs(r.Context(), slog.LevelWarn, "storage unavailable",
+		a.Logger.LogAttrs(r.Context(), slog.LevelWarn, "storage unavailable",
 			slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
 		w.Header().Set("Retry-After", retryUnavailable)
 		writeProblem(w, r, http.StatusServiceUnavailable, "unavailable", "Service unavailable",

@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/calcgrid/calcgrid/app/internal/apptest"
 )
 
 func TestValidation(t *testing.T) {
-	e := newEnv(t, envOptions{})
+	e := newEnv(t, apptest.Options{})
 	long := strings.Repeat("k", 129)
 	for _, c := range []struct {
 		name, method, path, body string
@@ -50,24 +52,24 @@ func TestValidation(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			headers := c.headers
-			r := e.do(c.method, c.path, c.body, headers...)
-			if r.status != c.status {
-				t.Fatalf("status %d, want %d: %s", r.status, c.status, r.body)
+			r := e.Do(c.method, c.path, c.body, headers...)
+			if r.Status != c.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, c.status, r.Body)
 			}
-			p := r.problem(t)
-			if p.RequestID == "" || r.header.Get("X-Request-ID") != p.RequestID {
-				t.Errorf("problem request_id %q, header %q", p.RequestID, r.header.Get("X-Request-ID"))
+			p := r.Problem(t)
+			if p.RequestID == "" || r.Header.Get("X-Request-ID") != p.RequestID {
+				t.Errorf("problem request_id %q, header %q", p.RequestID, r.Header.Get("X-Request-ID"))
 			}
 			if c.field != "" && (len(p.Errors) == 0 || p.Errors[0].Field != c.field || p.Errors[0].Message == "") {
 				t.Errorf("errors = %+v, want field %q first", p.Errors, c.field)
 			}
-			if c.status == http.StatusMethodNotAllowed && !strings.Contains(strings.Join(r.header.Values("Allow"), ","), "POST") {
-				t.Errorf("Allow = %v", r.header.Values("Allow"))
+			if c.status == http.StatusMethodNotAllowed && !strings.Contains(strings.Join(r.Header.Values("Allow"), ","), "POST") {
+				t.Errorf("Allow = %v", r.Header.Values("Allow"))
 			}
 		})
 	}
 	// Nothing invalid reached Redis.
-	queues, err := e.store.Queues(nil)
+	queues, err := e.Store.Queues(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,19 +81,19 @@ func TestValidation(t *testing.T) {
 }
 
 func TestListPagination(t *testing.T) {
-	e := newEnv(t, envOptions{})
+	e := newEnv(t, apptest.Options{})
 	want := map[string]bool{}
 	for range 7 {
-		want[e.submit(`{"type":"diagnostic.noop","priority":"low"}`).ID] = true
+		want[e.Submit(`{"type":"diagnostic.noop","priority":"low"}`).ID] = true
 	}
-	want[e.submit(`{"type":"diagnostic.noop","priority":"high"}`).ID] = true
+	want[e.Submit(`{"type":"diagnostic.noop","priority":"high"}`).ID] = true
 	got := map[string]bool{}
 	path := "/v1/tasks?state=pending&limit=3"
 	for pages := 0; ; pages++ {
 		if pages > 10 {
 			t.Fatal("pagination does not end")
 		}
-		r := e.do(http.MethodGet, path, "")
+		r := e.Do(http.MethodGet, path, "")
 		var page struct {
 			Tasks []struct {
 				ID    string `json:"id"`
@@ -99,10 +101,10 @@ func TestListPagination(t *testing.T) {
 			} `json:"tasks"`
 			NextCursor string `json:"next_cursor"`
 		}
-		if r.status != http.StatusOK {
-			t.Fatalf("list: %d %s", r.status, r.body)
+		if r.Status != http.StatusOK {
+			t.Fatalf("list: %d %s", r.Status, r.Body)
 		}
-		if err := json.Unmarshal(r.body, &page); err != nil {
+		if err := json.Unmarshal(r.Body, &page); err != nil {
 			t.Fatal(err)
 		}
 		if len(page.Tasks) > 3 {

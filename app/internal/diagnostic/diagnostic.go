@@ -24,20 +24,8 @@ func Register(r *tasks.Registry) error {
 			Queue: tasks.QueueMedium, Timeout: 30 * time.Second, MaxRetry: 3,
 			Schema: tasks.ObjectSchema(map[string]any{}),
 		}, noop),
-		tasks.Define(tasks.Spec{
-			Name: "diagnostic.sleep", Description: "Sleeps for ms milliseconds, reporting progress.",
-			Queue: tasks.QueueMedium, Timeout: 15 * time.Minute, MaxRetry: 3,
-			Schema: tasks.ObjectSchema(map[string]any{
-				"ms": tasks.IntegerSchema("how long to sleep, in milliseconds", 0, maxMS, 1000),
-			}),
-		}, sleep),
-		tasks.Define(tasks.Spec{
-			Name: "diagnostic.cpu", Description: "Keeps one CPU busy for ms milliseconds, reporting progress.",
-			Queue: tasks.QueueMedium, Timeout: 15 * time.Minute, MaxRetry: 3,
-			Schema: tasks.ObjectSchema(map[string]any{
-				"ms": tasks.IntegerSchema("how long to burn CPU, in milliseconds", 0, maxMS, 1000),
-			}),
-		}, cpu),
+		timed("diagnostic.sleep", "Sleeps for ms milliseconds, reporting progress.", "how long to sleep, in milliseconds", sleep),
+		timed("diagnostic.cpu", "Keeps one CPU busy for ms milliseconds, reporting progress.", "how long to burn CPU, in milliseconds", cpu),
 		tasks.Define(tasks.Spec{
 			Name: "diagnostic.fail", Description: "Fails (error or panic) on the first `times` attempts, then succeeds.",
 			Queue: tasks.QueueMedium, Timeout: 30 * time.Second, MaxRetry: 3,
@@ -47,6 +35,14 @@ func Register(r *tasks.Registry) error {
 			}),
 		}, fail),
 	)
+}
+
+// timed defines a type whose payload is a duration {"ms": n}.
+func timed(name, desc, msDesc string, handle func(context.Context, Duration, tasks.Reporter) (Spent, error)) tasks.Definition {
+	return tasks.Define(tasks.Spec{
+		Name: name, Description: desc, Queue: tasks.QueueMedium, Timeout: 15 * time.Minute, MaxRetry: 3,
+		Schema: tasks.ObjectSchema(map[string]any{"ms": tasks.IntegerSchema(msDesc, 0, maxMS, 1000)}),
+	}, handle)
 }
 
 // Empty is the payload of diagnostic.noop.

@@ -67,7 +67,7 @@ func TestOptionValidation(t *testing.T) {
 		{"lsm too big", `{"style":"american","kind":"put","spot":1,"strike":1,"rate":0,"volatility":0.2,"maturity_years":1,"method":"monte_carlo","paths":1000000}`, "payload.paths", "paths × steps must be ≤ 25000000"},
 		{"barrier missing", `{"style":"barrier","kind":"put","spot":1,"strike":1,"rate":0,"volatility":0.2,"maturity_years":1}`, "payload.barrier", "is required"},
 		{"barrier on european", hullCall + `,"barrier":{"type":"up_and_out","level":50}}`, "payload.barrier", "style barrier only"},
-		{"barrier level", `{"style":"barrier","kind":"put","spot":1,"strike":1,"rate":0,"volatility":0.2,"maturity_years":1,"barrier":{"type":"up_and_out","level":-1}}`, "payload.barrier.level", "must be > 0"},
+		{"barrier level", `{"style":"barrier","kind":"put","spot":1,"strike":1,"rate":0,"volatility":0.2,"maturity_years":1,"barrier":{"type":"up_and_out","level":-1}}`, "payload.barrier.level", "must be ≥ 1e-06 and ≤ 1000000000000"},
 		{"barrier type", `{"style":"barrier","kind":"put","spot":1,"strike":1,"rate":0,"volatility":0.2,"maturity_years":1,"barrier":{"type":"sideways","level":2}}`, "payload.barrier.type", "must be one of"},
 		{"negative rebate", `{"style":"barrier","kind":"put","spot":1,"strike":1,"rate":0,"volatility":0.2,"maturity_years":1,"barrier":{"type":"up_and_out","level":2,"rebate":-1}}`, "payload.barrier.rebate", "must be ≥ 0"},
 		{"averaging on european", hullCall + `,"averaging":"geometric"}`, "payload.averaging", "asian only"},

@@ -11,7 +11,9 @@ import (
 
 // Bounds of option.price inputs; the schema and the checks share them.
 var (
-	priceLo, priceHi = tasks.Excl(0), tasks.Incl(1e12)
+	// Prices from 1e-6 to 1e12: any currency unit, while bump-and-revalue
+	// greeks (steps of 1e-4 of spot) stay far above rounding noise.
+	priceLo, priceHi = tasks.Incl(1e-6), tasks.Incl(1e12)
 	rateLo, rateHi   = tasks.Incl(-0.5), tasks.Incl(1)
 	volLo, volHi     = tasks.Excl(0), tasks.Incl(5)
 	matLo, matHi     = tasks.Excl(0), tasks.Incl(50)

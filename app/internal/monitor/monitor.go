@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-chi/chi/v5/middleware"
 	"github.com/hibiken/asynqmon"
 
 	"github.com/calcgrid/calcgrid/app/internal/config"
@@ -49,6 +50,7 @@ func New(cfg config.Monitor, logger *slog.Logger) (*Dashboard, error) {
 	return &Dashboard{handler: logRequests(logger, mux), ui: ui}, nil
 }
 
+// ServeHTTP implements http.Handler.
 func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) { d.handler.ServeHTTP(w, r) }
 
 // Close releases the dashboard's Redis connections.
@@ -86,32 +88,24 @@ func basicAuth(user, password string, next http.Handler) http.Handler {
 	})
 }
 
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	s.status = code
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
 // logRequests logs failures at warn and the rest at debug: the dashboard
 // polls every few seconds and health checks are frequent.
 func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		status := ww.Status()
+		if status == 0 {
+			status = http.StatusOK
+		}
 		level := slog.LevelDebug
-		if rec.status >= 400 {
+		if status >= 400 {
 			level = slog.LevelWarn
 		}
 		logger.LogAttrs(r.Context(), level, "http request",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", rec.status),
+			slog.Int("status", status),
 			slog.Int64("duration_ms", time.Since(start).Milliseconds()),
 			slog.String("remote", r.RemoteAddr))
 	})

@@ -8,8 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/calcgrid/calcgrid/app/internal/config"
 	"github.com/calcgrid/calcgrid/app/internal/monitor"
+	"github.com/calcgrid/calcgrid/app/internal/redistest"
 )
 
 // startMonitor serves the dashboard on a free port and returns its base URL;
@@ -234,33 +233,6 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startRedis runs a private redis-server for the test.
-// TODO(switch): replace with app/internal/redistest once it lands.
 func startRedis(t *testing.T) config.Redis {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Fatalf("redis-server is required (apt-get install redis-server): %v", err)
-	}
-	addr := freeAddr(t)
-	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--dir", t.TempDir(), "--save", "", "--appendonly", "no")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	opt := config.Redis{Addr: addr}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		conn, err := net.Dial("tcp", addr)
-		if err == nil {
-			conn.Close()
-			return opt
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on %s did not start: %v", addr, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return config.Redis{Addr: redistest.Start(t).Addr}
 }

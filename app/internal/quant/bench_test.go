@@ -2,7 +2,6 @@ package quant
 
 import (
 	"context"
-	"syscall"
 	"testing"
 )
 
@@ -13,24 +12,15 @@ import (
 // honest on a machine that other jobs share. Run with GOMAXPROCS=1 for the
 // one-core comparison.
 
-// cpuSeconds is the process's user+system CPU time.
-func cpuSeconds(b *testing.B) float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
-}
-
 // perCPUSecond runs f under b.Loop and reports units/CPU-second.
 func perCPUSecond(b *testing.B, unit string, perRun float64, f func()) {
 	b.Helper()
 	f() // warm up: first-touch page faults are not the kernel's cost
-	start := cpuSeconds(b)
+	start := processCPU(b)
 	for b.Loop() {
 		f()
 	}
-	b.ReportMetric(perRun*float64(b.N)/(cpuSeconds(b)-start), unit)
+	b.ReportMetric(perRun*float64(b.N)/(processCPU(b)-start).Seconds(), unit)
 }
 
 var benchOption = Option{Kind: Call, Spot: 100, Strike: 100, Rate: 0.05, Dividend: 0.01, Vol: 0.2, Maturity: 1}

@@ -30,23 +30,27 @@ func longstaffSchwartz(ctx context.Context, o Option, s Settings, progress Progr
 
 	size := chunkSize(n)
 	chunks := (paths + size - 1) / size
-	price := make([][]float64, n) // price[i][p] is path p at t_{i+1}
-	for i := range price {
-		price[i] = make([]float64, paths)
-	}
+	// Chunk c keeps its paths step by step: block[c][i·m + j] is its path j
+	// at t_{i+1}. Each chunk allocates its own block, so the memory is
+	// touched in parallel, between cancellation checks.
+	block := make([][]float64, chunks)
 	cf := make([]float64, paths) // cash flow, discounted to the current date
+	span := func(c int) (first, m int) { return c * size, min(size, paths-c*size) }
 	err := forChunks(ctx, chunks, progress.span(0, 0.3), func(c int) {
 		g := newNormals(s.Seed, c)
+		first, m := span(c)
+		b := make([]float64, n*m)
 		z := make([]float64, n)
-		for p := c * size; p < min((c+1)*size, paths); p++ {
+		for j := range m {
 			g.fill(z)
 			x := x0
 			for i, e := range z {
 				x += drift + diff*e
-				price[i][p] = exp(x)
+				b[i*m+j] = exp(x)
 			}
-			cf[p] = max(phi*(price[n-1][p]-k), 0)
+			cf[first+j] = max(phi*(b[(n-1)*m+j]-k), 0)
 		}
+		block[c] = b
 	})
 	if err != nil {
 		return Result{}, err
@@ -54,23 +58,24 @@ func longstaffSchwartz(ctx context.Context, o Option, s Settings, progress Progr
 
 	partial := make([][lsmBasis*(lsmBasis+1)/2 + lsmBasis]float64, chunks)
 	for i := n - 2; i >= 0; i-- {
-		row := price[i]
 		err := forChunks(ctx, chunks, nil, func(c int) {
 			acc := &partial[c]
 			*acc = [len(partial[0])]float64{}
-			for p := c * size; p < min((c+1)*size, paths); p++ {
-				cf[p] *= disc
-				if phi*(row[p]-k) <= 0 {
+			first, m := span(c)
+			row, flows := block[c][i*m:(i+1)*m], cf[first:first+m]
+			for j, st := range row {
+				flows[j] *= disc
+				if phi*(st-k) <= 0 {
 					continue
 				}
-				b := basis(math.Log(row[p] / k))
-				m := 0
+				b := basis(math.Log(st / k))
+				e := 0
 				for a := range lsmBasis {
 					for bb := a; bb < lsmBasis; bb++ {
-						acc[m] += b[a] * b[bb]
-						m++
+						acc[e] += b[a] * b[bb]
+						e++
 					}
-					acc[lsmBasis*(lsmBasis+1)/2+a] += b[a] * cf[p]
+					acc[lsmBasis*(lsmBasis+1)/2+a] += b[a] * flows[j]
 				}
 			}
 		})
@@ -80,15 +85,16 @@ func longstaffSchwartz(ctx context.Context, o Option, s Settings, progress Progr
 		beta, ok := regress(partial)
 		if ok {
 			err = forChunks(ctx, chunks, nil, func(c int) {
-				for p := c * size; p < min((c+1)*size, paths); p++ {
-					ex := phi * (row[p] - k)
+				first, m := span(c)
+				row, flows := block[c][i*m:(i+1)*m], cf[first:first+m]
+				for j, st := range row {
+					ex := phi * (st - k)
 					if ex <= 0 {
 						continue
 					}
-					b := basis(math.Log(row[p] / k))
-					cont := beta[0]*b[0] + beta[1]*b[1] + beta[2]*b[2] + beta[3]*b[3]
-					if ex > cont {
-						cf[p] = ex
+					b := basis(math.Log(st / k))
+					if ex > beta[0]*b[0]+beta[1]*b[1]+beta[2]*b[2]+beta[3]*b[3] {
+						flows[j] = ex
 					}
 				}
 			})
@@ -100,8 +106,9 @@ func longstaffSchwartz(ctx context.Context, o Option, s Settings, progress Progr
 	}
 	acc := make([]sums, chunks)
 	for c := range chunks {
-		for p := c * size; p < min((c+1)*size, paths); p++ {
-			acc[c].add(cf[p] * disc)
+		first, m := span(c)
+		for _, v := range cf[first : first+m] {
+			acc[c].add(v * disc)
 		}
 	}
 	v, se := mergeAll(acc).estimate()

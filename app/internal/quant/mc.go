@@ -51,7 +51,7 @@ func mcBarrier(ctx context.Context, o Option, s Settings, progress Progress) (Re
 	dt := t / float64(n)
 	drift := (o.Rate - o.Dividend - 0.5*o.Vol*o.Vol) * dt
 	diff := o.Vol * math.Sqrt(dt)
-	bridge := 2 / (o.Vol * o.Vol * dt)
+	bridge := 2 / max(o.Vol*o.Vol*dt, 1e-300) // finite even for maturities near 0
 	df := math.Exp(-o.Rate * t)
 	phi, k := o.phi(), o.Strike
 	b := o.Barrier

@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -192,6 +193,8 @@ func TestExtremeInputsStayFinite(t *testing.T) {
 		mod("deep ITM", func(o *Option) { o.Strike = 1e-6; o.Barrier.Level = 1e-7 }, nan)
 		mod("deep OTM put", func(o *Option) { o.Kind, o.Strike = Put, 1e-6; o.Barrier.Level = 1e-7 }, 0)
 		mod("tiny maturity", func(o *Option) { o.Maturity = 1e-9 }, nan)
+		mod("vanishing maturity, vol 1e-4", func(o *Option) { o.Maturity, o.Vol = 1e-300, 1e-4 }, nan)
+		mod("smallest maturity", func(o *Option) { o.Maturity = 5e-324 }, nan)
 		mod("rate -0.5, q 1", func(o *Option) { o.Rate, o.Dividend, o.Maturity = -0.5, 1, 50 }, nan)
 		mod("huge spot", func(o *Option) { o.Spot, o.Strike = 1e12, 1e-12; o.Barrier.Level = 1e-13 }, nan)
 		mod("barrier at spot, in", func(o *Option) { o.Barrier.Type = DownAndIn; o.Barrier.Level = 100 }, nan)
@@ -235,18 +238,79 @@ func settingsFor(o Option) []Settings {
 	}
 }
 
-// progressLog records progress calls; kernels call it from one goroutine.
+// processCPU is the user+system CPU time of the test process. Timing checks
+// count CPU time — the work done — rather than wall time, which on a shared
+// machine also counts time spent waiting for a core.
+func processCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// progressLog records progress calls with the CPU time spent so far.
 type progressLog struct {
-	mu    sync.Mutex
-	times []time.Time
-	vals  []float64
+	tb   testing.TB
+	mu   sync.Mutex
+	cpu  []time.Duration
+	vals []float64
 }
 
 func (l *progressLog) report(f float64) {
+	at := processCPU(l.tb)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.times = append(l.times, time.Now())
+	l.cpu = append(l.cpu, at)
 	l.vals = append(l.vals, f)
+}
+
+// check requires rising fractions in [0, 1] and at most maxGap of CPU work
+// (over all cores) between start, each report and end.
+func (l *progressLog) check(t *testing.T, start, end time.Duration) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	maxGap := time.Duration(runtime.GOMAXPROCS(0)) * 150 * time.Millisecond
+	prev, last := start, 0.0
+	for i, at := range append(l.cpu, end) {
+		if gap := at - prev; gap > maxGap {
+			t.Errorf("%v of CPU work without progress before report %d of %d", gap, i, len(l.cpu))
+		}
+		if i < len(l.vals) {
+			if l.vals[i] < last || l.vals[i] > 1 {
+				t.Errorf("progress %v after %v", l.vals[i], last)
+			}
+			last = l.vals[i]
+		}
+		prev = at
+	}
+}
+
+// cancelDuring runs f, cancels its context after 600 ms and requires that
+// f returns context.Canceled within 100 ms of CPU work (per core) after the
+// cancel, reporting progress at the required cadence until then.
+func cancelDuring(t *testing.T, f func(ctx context.Context, progress Progress) error) {
+	t.Helper()
+	log := progressLog{tb: t}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	start := processCPU(t)
+	go func() { done <- f(ctx, log.report) }()
+	time.Sleep(600 * time.Millisecond)
+	cancel()
+	cancelled, wall := processCPU(t), time.Now()
+	err := <-done
+	end := processCPU(t)
+	t.Logf("returned %v (wall) after cancel, %v of CPU", time.Since(wall).Round(time.Millisecond), (end - cancelled).Round(time.Millisecond))
+	if work := (end - cancelled) / time.Duration(runtime.GOMAXPROCS(0)); work > 100*time.Millisecond {
+		t.Errorf("%v of CPU per core after cancel, want ≤ 100ms", work)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+	log.check(t, start, cancelled)
 }
 
 func TestCancelAndProgress(t *testing.T) {
@@ -263,40 +327,10 @@ func TestCancelAndProgress(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var log progressLog
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := make(chan error, 1)
-			start := time.Now()
-			go func() {
-				_, err := Price(ctx, tc.o, tc.s, log.report)
-				done <- err
-			}()
-			time.Sleep(600 * time.Millisecond)
-			cancel()
-			cancelled := time.Now()
-			err := <-done
-			if lag := time.Since(cancelled); lag > 100*time.Millisecond {
-				t.Errorf("returned %v after cancel, want ≤ 100ms", lag)
-			}
-			if !errors.Is(err, context.Canceled) {
-				t.Errorf("err = %v, want context.Canceled", err)
-			}
-			log.mu.Lock()
-			defer log.mu.Unlock()
-			prev, last := start, 0.0
-			for i, at := range log.times {
-				if gap := at.Sub(prev); gap > 150*time.Millisecond {
-					t.Errorf("progress gap %v before report %d", gap, i)
-				}
-				if log.vals[i] < last || log.vals[i] > 1 {
-					t.Errorf("progress %v after %v", log.vals[i], last)
-				}
-				prev, last = at, log.vals[i]
-			}
-			if gap := cancelled.Sub(prev); gap > 150*time.Millisecond {
-				t.Errorf("no progress for %v before cancel (%d reports)", gap, len(log.times))
-			}
+			cancelDuring(t, func(ctx context.Context, p Progress) error {
+				_, err := Price(ctx, tc.o, tc.s, p)
+				return err
+			})
 		})
 	}
 }

@@ -188,22 +188,30 @@ func bumpGreeks(ctx context.Context, o Option, s Settings, progress Progress) (R
 		rel = 1e-2 // trees and Monte Carlo: step noise needs wider bumps
 	}
 	hS := rel * o.Spot
-	hV := rel * o.Vol
+	// Volatilities too small to bump down take a forward difference.
+	vUp, vDown := o.Vol*(1+rel), o.Vol*(1-rel)
+	if rel*o.Vol < 1e-6 {
+		vUp, vDown = o.Vol+1e-6, o.Vol
+	}
 	hR := 1e-4
 	if s.Method != Analytic {
 		hR = 1e-3
 	}
-	hT := min(rel*o.Maturity, o.Maturity/2)
+	// Maturities too short to bump down take a forward difference.
+	tUp, tDown := o.Maturity*(1+rel), o.Maturity*(1-rel)
+	if rel*o.Maturity < 1e-12 {
+		tUp, tDown = o.Maturity+1e-12, o.Maturity
+	}
 	bumps := []func(Option) Option{
 		func(x Option) Option { return x },
 		func(x Option) Option { x.Spot += hS; return x },
 		func(x Option) Option { x.Spot -= hS; return x },
-		func(x Option) Option { x.Vol += hV; return x },
-		func(x Option) Option { x.Vol -= hV; return x },
+		func(x Option) Option { x.Vol = vUp; return x },
+		func(x Option) Option { x.Vol = vDown; return x },
 		func(x Option) Option { x.Rate += hR; return x },
 		func(x Option) Option { x.Rate -= hR; return x },
-		func(x Option) Option { x.Maturity += hT; return x },
-		func(x Option) Option { x.Maturity -= hT; return x },
+		func(x Option) Option { x.Maturity = tUp; return x },
+		func(x Option) Option { x.Maturity = tDown; return x },
 	}
 	s.Greeks = false
 	v := make([]float64, len(bumps))
@@ -222,9 +230,9 @@ func bumpGreeks(ctx context.Context, o Option, s Settings, progress Progress) (R
 	base.Greeks = &Greeks{
 		Delta: (v[1] - v[2]) / (2 * hS),
 		Gamma: (v[1] - 2*v[0] + v[2]) / (hS * hS),
-		Vega:  (v[3] - v[4]) / (2 * hV),
+		Vega:  (v[3] - v[4]) / (vUp - vDown),
 		Rho:   (v[5] - v[6]) / (2 * hR),
-		Theta: -(v[7] - v[8]) / (2 * hT),
+		Theta: -(v[7] - v[8]) / (tUp - tDown),
 	}
 	return base, nil
 }

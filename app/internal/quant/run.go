@@ -31,16 +31,14 @@ func (p Progress) report(f float64) {
 }
 
 // chunkWork is the units of work (paths × steps) that one chunk should hold:
-// about 10 ms on one core, so cancellation and progress are prompt.
+// a few milliseconds on one core, so cancellation and progress are prompt.
 const chunkWork = 1 << 20
 
 // chunkSize is the number of items (paths, simulations) per chunk for items
 // that cost perItem units each. It depends only on the inputs, never on the
 // machine, so chunk boundaries — and hence random streams — are fixed.
 func chunkSize(perItem int) int {
-	n := chunkWork / max(perItem, 1)
-	n = max(n, 16)
-	return n &^ 1 // even, so antithetic pairs never straddle chunks
+	return max(chunkWork/max(perItem, 1), 16)
 }
 
 // forChunks runs work(c) for every chunk c in [0, n) on all cores. Each call
@@ -101,7 +99,15 @@ type sums struct {
 	started          bool
 }
 
-func (s *sums) add(x float64) { s.add2(x, 0) }
+func (s *sums) add(x float64) {
+	if !s.started {
+		s.started, s.sx = true, x
+	}
+	x -= s.sx
+	s.n++
+	s.x += x
+	s.xx += x * x
+}
 
 func (s *sums) add2(x, y float64) {
 	if !s.started {

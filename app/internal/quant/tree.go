@@ -27,8 +27,12 @@ func leisenReimer(ctx context.Context, o Option, steps int, progress Progress) (
 	if !(p > 1e-9 && p < 1-1e-9) || math.IsNaN(lnD) || math.IsInf(lnD, 0) || lnD >= lnU {
 		m, s := (carry-0.5*vol*vol)*dt, vol*math.Sqrt(dt)
 		lnU, lnD = m+s, m-s
-		// p = (g − d)/(u − d) with the common factor e^m cancelled.
-		p = (math.Expm1(0.5*vol*vol*dt) - math.Expm1(-s)) / (math.Expm1(s) - math.Expm1(-s))
+		// p = (g − d)/(u − d) with the common factor e^m cancelled; with no
+		// diffusion left in a step (maturity near 0) the tree is a line.
+		p = 0.5
+		if s > 0 {
+			p = (math.Expm1(0.5*vol*vol*dt) - math.Expm1(-s)) / (math.Expm1(s) - math.Expm1(-s))
+		}
 	}
 	disc := math.Exp(-o.Rate * dt)
 	pu, pd := disc*p, disc*(1-p)

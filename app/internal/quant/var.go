@@ -215,7 +215,7 @@ func parametricVaR(pf Portfolio, t float64) float64 {
 // long sort.
 func sortChunks(ctx context.Context, x []float64, size int, progress Progress) error {
 	blocks := (len(x) + size - 1) / size
-	if err := forChunks(ctx, blocks, nil, func(c int) {
+	if err := forChunks(ctx, blocks, progress.span(0, 0.5), func(c int) {
 		slices.Sort(x[c*size : min((c+1)*size, len(x))])
 	}); err != nil {
 		return err
@@ -233,7 +233,7 @@ func sortChunks(ctx context.Context, x []float64, size int, progress Progress) e
 			return err
 		}
 		x, buf = buf, x
-		progress.report(level / levels)
+		progress.report(0.5 + 0.5*level/levels)
 	}
 	if &x[0] != &out[0] {
 		copy(out, x)

@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -128,25 +127,10 @@ func TestVaRDeterministicAcrossCoreCounts(t *testing.T) {
 func TestVaRCancel(t *testing.T) {
 	pf := equicorrelated(200, 0.2, Position{Value: 1e4, Drift: 0.05, Vol: 0.3})
 	pf.HorizonDays, pf.Confidence, pf.Simulations, pf.Seed = 1, 0.99, 10_000_000, 15
-	var log progressLog
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		_, err := ValueAtRisk(ctx, pf, log.report)
-		done <- err
-	}()
-	time.Sleep(500 * time.Millisecond)
-	cancel()
-	at := time.Now()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Errorf("err = %v", err)
-	}
-	if lag := time.Since(at); lag > 100*time.Millisecond {
-		t.Errorf("returned %v after cancel", lag)
-	}
-	if len(log.vals) < 3 {
-		t.Errorf("%d progress reports in 500ms", len(log.vals))
-	}
+	cancelDuring(t, func(ctx context.Context, p Progress) error {
+		_, err := ValueAtRisk(ctx, pf, p)
+		return err
+	})
 }
 
 // equicorrelated is n copies of p with pairwise correlation rho.

@@ -233,17 +233,26 @@ func (s *Store) meta(ctx context.Context, id string) (meta, error) {
 	return parseMeta(h), nil
 }
 
+// load reads asynq's record before the metadata, so that a task seen
+// finished also shows the start its worker recorded.
 func (s *Store) load(ctx context.Context, id string) (Task, meta, error) {
-	m, err := s.meta(ctx, id)
-	if err != nil {
-		return Task{}, meta{}, err
+	queue, err := s.rdb.HGet(ctx, metaKey(id), fQueue).Result()
+	if errors.Is(err, redis.Nil) {
+		return Task{}, meta{}, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	info, err := s.inspector.GetTaskInfo(m.queue, id)
+	if err != nil {
+		return Task{}, meta{}, fmt.Errorf("read task %s: %w", id, err)
+	}
+	info, err := s.inspector.GetTaskInfo(queue, id)
 	if errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound) {
 		return Task{}, meta{}, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	if err != nil {
 		return Task{}, meta{}, fmt.Errorf("read task %s: %w", id, err)
+	}
+	m, err := s.meta(ctx, id)
+	if err != nil {
+		return Task{}, meta{}, err
 	}
 	return build(info, m), m, nil
 }

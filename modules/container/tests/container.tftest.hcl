@@ -110,3 +110,15 @@ run "refuses_address_count_mismatch" {
   }
   expect_failures = [docker_container.this]
 }
+
+run "whole_cpus_written_as_the_provider_reads_them" {
+  command = plan
+
+  variables {
+    cpus = 2
+  }
+  assert {
+    condition     = docker_container.this[0].cpus == "2.0"
+    error_message = "whole CPU counts are written as \"2.0\", as the provider reads them back (no perpetual diff)"
+  }
+}

@@ -1,0 +1,100 @@
+// Package apptest runs calcgrid in-process for tests: the HTTP API on an
+// httptest server and workers, on a private redis-server.
+package apptest
+
+import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/calcgrid/calcgrid/app/internal/api"
+	"github.com/calcgrid/calcgrid/app/internal/config"
+	"github.com/calcgrid/calcgrid/app/internal/redistest"
+	"github.com/calcgrid/calcgrid/app/internal/tasks"
+	"github.com/calcgrid/calcgrid/app/internal/taskstore"
+	"github.com/calcgrid/calcgrid/app/internal/worker"
+)
+
+// Stack is an API (and any workers started on it) on its own redis-server.
+type Stack struct {
+	t        *testing.T
+	Redis    *redistest.Server
+	Store    *taskstore.Store
+	Registry *tasks.Registry
+	Server   *httptest.Server
+	Logger   *slog.Logger
+}
+
+// Options tune a Stack; zero values take production defaults.
+type Options struct {
+	MaxPending int
+}
+
+// Logger logs JSON to stderr under go test -v, else nowhere.
+func Logger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("test", t.Name())
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// NewStore returns a store on the Redis at addr with production client
+// settings, closed at cleanup.
+func NewStore(t testing.TB, addr string) *taskstore.Store {
+	t.Helper()
+	opt, err := config.Redis{Addr: addr}.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	return taskstore.New(rdb, time.Hour)
+}
+
+// Start runs the API with the types in reg on a fresh redis-server.
+func Start(t *testing.T, reg *tasks.Registry, o Options) *Stack {
+	t.Helper()
+	if o.MaxPending == 0 {
+		o.MaxPending = 10000
+	}
+	srv := redistest.Start(t)
+	s := &Stack{t: t, Redis: srv, Store: NewStore(t, srv.Addr), Registry: reg, Logger: Logger(t)}
+	s.Server = httptest.NewServer(api.New(api.Options{
+		Store: s.Store, Registry: reg, Logger: s.Logger.With("role", "api"), Instance: "api-test",
+		MaxPending: o.MaxPending, Weights: config.DefaultWeights(),
+	}))
+	t.Cleanup(s.Server.Close)
+	return s
+}
+
+// StartWorker runs an in-process worker until stop is called or the test
+// ends.
+func (s *Stack) StartWorker(concurrency int, strictPriority bool) (stop func()) {
+	s.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	w := worker.New(worker.Options{
+		Store: s.Store, Registry: s.Registry, Logger: s.Logger.With("role", "worker"),
+		Concurrency: concurrency, Weights: config.DefaultWeights(), StrictPriority: strictPriority,
+		ShutdownTimeout: 5 * time.Second,
+	})
+	go func() { done <- w.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			s.t.Errorf("worker: %v", err)
+		}
+	}
+	s.t.Cleanup(stop)
+	return stop
+}

@@ -1,0 +1,446 @@
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gruntwork-io/terratest/modules/terraform"
+)
+
+// task is the API's task object (GET /v1/tasks/{id}).
+type task struct {
+	ID          string          `json:"id"`
+	Type        string          `json:"type"`
+	Priority    string          `json:"priority"`
+	State       string          `json:"state"`
+	Attempts    int             `json:"attempts"`
+	Result      json.RawMessage `json:"result"`
+	Error       string          `json:"error"`
+	RequestID   string          `json:"request_id"`
+	CreatedAt   time.Time       `json:"created_at"`
+	StartedAt   *time.Time      `json:"started_at"`
+	CompletedAt *time.Time      `json:"completed_at"`
+}
+
+// submission is the body of POST /v1/tasks.
+type submission struct {
+	Type           string `json:"type"`
+	Payload        any    `json:"payload"`
+	Priority       string `json:"priority,omitempty"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// reply is one answer through nginx.
+type reply struct {
+	status    int
+	upstream  string // X-Upstream: the API instance that answered
+	requestID string // X-Request-ID
+	location  string
+	body      []byte
+	at        time.Time // when the answer arrived
+}
+
+// apiClient talks to the stack through nginx, paced below the environment's
+// per-IP rate limit so that 429s never stand in for real failures.
+type apiClient struct {
+	base string
+	http *http.Client
+
+	mu    sync.Mutex
+	next  time.Time
+	every time.Duration
+}
+
+func (s *stack) client(t *testing.T, v envVars) *apiClient {
+	t.Helper()
+	// 80% of the limit leaves room for the suite's own health probes.
+	rps := 0.8 * v.Loadbalancer.RateLimitRPS
+	if rps < 1 {
+		t.Fatalf("loadbalancer.rate_limit_rps = %v: too low to drive the suite", v.Loadbalancer.RateLimitRPS)
+	}
+	return &apiClient{
+		base:  s.endpoint,
+		http:  &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}},
+		every: time.Duration(float64(time.Second) / rps),
+	}
+}
+
+func (c *apiClient) pace(ctx context.Context) error {
+	c.mu.Lock()
+	now := time.Now()
+	if c.next.Before(now) {
+		c.next = now
+	}
+	wait := c.next.Sub(now)
+	c.next = c.next.Add(c.every)
+	c.mu.Unlock()
+	select {
+	case <-time.After(wait):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// send returns transport errors instead of failing, for scenarios that count them.
+func (c *apiClient) send(ctx context.Context, method, path string, body any, header http.Header) (reply, error) {
+	if err := c.pace(ctx); err != nil {
+		return reply{}, err
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return reply{}, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	url := path
+	if strings.HasPrefix(path, "/") {
+		url = c.base + path
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return reply{}, err
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return reply{}, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return reply{}, fmt.Errorf("%s %s: reading body: %w", method, path, err)
+	}
+	return reply{
+		status: resp.StatusCode, upstream: resp.Header.Get("X-Upstream"), requestID: resp.Header.Get("X-Request-ID"),
+		location: resp.Header.Get("Location"), body: b, at: time.Now(),
+	}, nil
+}
+
+// submit posts a task and fails the test unless the API accepts it (202).
+func (c *apiClient) submit(t *testing.T, sub submission) (task, reply) {
+	t.Helper()
+	r, err := c.send(t.Context(), http.MethodPost, "/v1/tasks", sub, nil)
+	if err != nil {
+		t.Fatalf("submit %s: %v", sub.Type, err)
+	}
+	if r.status != http.StatusAccepted {
+		t.Fatalf("submit %s: status %d, want 202: %s", sub.Type, r.status, r.body)
+	}
+	var tk task
+	if err := json.Unmarshal(r.body, &tk); err != nil || tk.ID == "" {
+		t.Fatalf("submit %s: task object without id (%v): %s", sub.Type, err, r.body)
+	}
+	return tk, r
+}
+
+// get reads a task; ok is false while the API cannot answer (503 during a
+// Redis restart, or a transport error) so that pollers can keep trying.
+func (c *apiClient) get(ctx context.Context, id string) (tk task, status int, err error) {
+	r, err := c.send(ctx, http.MethodGet, "/v1/tasks/"+id, nil, nil)
+	if err != nil {
+		return task{}, 0, err
+	}
+	if r.status == http.StatusOK {
+		err = json.Unmarshal(r.body, &tk)
+	}
+	return tk, r.status, err
+}
+
+// terminal states: the task will not change any more.
+func terminal(state string) bool {
+	return state == "completed" || state == "failed" || state == "cancelled"
+}
+
+// waitTasks polls until every id is terminal or the timeout passes, and
+// returns the last view of each: a task the API no longer knows (404) is in
+// state "missing", one that did not finish in time is absent.
+func (c *apiClient) waitTasks(t *testing.T, ids []string, timeout time.Duration) map[string]task {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	done := map[string]task{}
+	for {
+		for _, id := range ids {
+			if _, ok := done[id]; ok {
+				continue
+			}
+			tk, status, err := c.get(t.Context(), id)
+			switch {
+			case err == nil && status == http.StatusOK && terminal(tk.State):
+				done[id] = tk
+			case err == nil && status == http.StatusNotFound:
+				// Only a store that lost the task answers 404 for an id it acknowledged.
+				done[id] = task{ID: id, State: "missing"}
+			}
+		}
+		if len(done) == len(ids) || time.Now().After(deadline) {
+			return done
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitCompleted waits for each task and fails unless all completed.
+func (c *apiClient) waitCompleted(t *testing.T, ids []string, timeout time.Duration) map[string]task {
+	t.Helper()
+	done := c.waitTasks(t, ids, timeout)
+	for _, id := range ids {
+		tk, ok := done[id]
+		switch {
+		case !ok:
+			t.Errorf("task %s did not finish within %s", id, timeout)
+		case tk.State != "completed":
+			t.Errorf("task %s ended %s (error %q), want completed", id, tk.State, tk.Error)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	return done
+}
+
+// waitState polls one task until pred holds.
+func (c *apiClient) waitState(t *testing.T, id string, timeout time.Duration, pred func(task) bool) task {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		tk, status, err := c.get(t.Context(), id)
+		if err == nil && status == http.StatusOK && pred(tk) {
+			return tk
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task %s: condition not reached within %s (last: state %q, status %d, err %v)", id, timeout, tk.State, status, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// envVars are the environment's variables as Terraform resolves them
+// (tfvars plus the root module's defaults).
+type envVars struct {
+	Redis struct {
+		MemoryMB    float64 `json:"memory_mb"`
+		CPUs        float64 `json:"cpus"`
+		AppendOnly  bool    `json:"appendonly"`
+		AppendFsync string  `json:"appendfsync"`
+	} `json:"redis"`
+	API          sizing `json:"api"`
+	Worker       sizing `json:"worker"`
+	Loadbalancer struct {
+		MemoryMB     float64 `json:"memory_mb"`
+		CPUs         float64 `json:"cpus"`
+		RateLimitRPS float64 `json:"rate_limit_rps"`
+	} `json:"loadbalancer"`
+	Monitor    sizing `json:"monitor"`
+	LogMaxSize string `json:"log_max_size"`
+	LogMaxFile int    `json:"log_max_file"`
+}
+
+type sizing struct {
+	Replicas    int     `json:"replicas"`
+	MemoryMB    float64 `json:"memory_mb"`
+	CPUs        float64 `json:"cpus"`
+	Concurrency int     `json:"concurrency"`
+}
+
+// vars asks `terraform console` for the applied variables, so the suite
+// checks the environment's real settings instead of copies of them.
+func (s *stack) vars(t *testing.T) envVars {
+	t.Helper()
+	return consoleVars(t, s.opts, env)
+}
+
+func consoleVars(t *testing.T, opts *terraform.Options, workspace string) envVars {
+	t.Helper()
+	args := []string{"-chdir=" + opts.TerraformDir, "console"}
+	for _, f := range opts.VarFiles {
+		args = append(args, "-var-file="+f)
+	}
+	for k, v := range opts.Vars {
+		args = append(args, fmt.Sprintf("-var=%s=%v", k, v))
+	}
+	cmd := exec.CommandContext(t.Context(), opts.TerraformBinary, args...)
+	cmd.Env = os.Environ()
+	for k, v := range opts.EnvVars {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(cmd.Env, "TF_WORKSPACE="+workspace)
+	cmd.Stdin = strings.NewReader(`jsonencode({redis = var.redis, api = var.api, worker = var.worker, loadbalancer = var.loadbalancer, monitor = var.monitor, log_max_size = var.log_max_size, log_max_file = var.log_max_file})` + "\n")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("terraform console: %v\n%s", err, stderr.String())
+	}
+	// console prints the string as an HCL literal: a quoted JSON document.
+	var doc string
+	if err := json.Unmarshal(bytes.TrimSpace(out), &doc); err != nil {
+		t.Fatalf("terraform console output %q: %v", out, err)
+	}
+	var v envVars
+	if err := json.Unmarshal([]byte(doc), &v); err != nil {
+		t.Fatalf("terraform console variables %s: %v", doc, err)
+	}
+	return v
+}
+
+// allContainers lists every container of the stack.
+func (s *stack) allContainers() []string {
+	var names []string
+	for _, role := range []string{"redis", "api", "worker", "loadbalancer", "monitor"} {
+		names = append(names, s.containers[role]...)
+	}
+	return names
+}
+
+// waitHealthy restores the precondition of the next scenario: every container
+// running and healthy and /readyz answering through nginx.
+func (s *stack) waitHealthy(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for {
+		last = ""
+		for _, name := range s.allContainers() {
+			out, err := exec.Command("docker", "inspect", "-f", "{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{end}}", name).Output()
+			if st := strings.TrimSpace(string(out)); err != nil || st != "running/healthy" {
+				last = fmt.Sprintf("%s is %q", name, st)
+				break
+			}
+		}
+		if last == "" {
+			resp, err := http.Get(s.endpoint + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return
+				}
+				last = fmt.Sprintf("/readyz answered %d", resp.StatusCode)
+			} else {
+				last = fmt.Sprintf("/readyz: %v", err)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stack not healthy within %s: %s", timeout, last)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// logLine is the part of the app's JSON log lines the scenarios look at.
+type logLine struct {
+	Msg       string `json:"msg"`
+	RequestID string `json:"request_id"`
+	TaskID    string `json:"task_id"`
+	Method    string `json:"method"`
+	Route     string `json:"route"`
+}
+
+// containerLogs parses a container's JSON log lines (stdout and stderr).
+func containerLogs(t *testing.T, name string, since time.Time) []logLine {
+	t.Helper()
+	args := []string{"logs"}
+	if !since.IsZero() {
+		args = append(args, "--since", since.Add(-time.Second).UTC().Format(time.RFC3339))
+	}
+	out, err := exec.Command("docker", append(args, name)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker logs %s: %v\n%s", name, err, out)
+	}
+	var lines []logLine
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var l logLine
+		if json.Unmarshal(sc.Bytes(), &l) == nil {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// workerOf finds which worker logged msg for the task.
+func (s *stack) workerOf(t *testing.T, taskID, msg string, since time.Time) []string {
+	t.Helper()
+	var found []string
+	for _, w := range s.containers["worker"] {
+		if exec.Command("docker", "inspect", w).Run() != nil {
+			continue
+		}
+		for _, l := range containerLogs(t, w, since) {
+			if l.TaskID == taskID && l.Msg == msg {
+				found = append(found, w)
+				break
+			}
+		}
+	}
+	return found
+}
+
+// redisCLI runs redis-cli inside the Redis container (REDISCLI_AUTH is set there).
+func (s *stack) redisCLI(t *testing.T, args ...string) string {
+	t.Helper()
+	return docker(t, append([]string{"exec", s.containers["redis"][0], "redis-cli", "--no-auth-warning"}, args...)...)
+}
+
+// taskCount is how many tasks the store knows (one metadata hash each).
+func (s *stack) taskCount(t *testing.T) int {
+	t.Helper()
+	out := s.redisCLI(t, "--scan", "--pattern", "calcgrid:task:*")
+	return len(strings.Fields(out))
+}
+
+// inspect decodes `docker inspect` of one container.
+func inspect(t *testing.T, name string) containerInfo {
+	t.Helper()
+	var infos []containerInfo
+	if err := json.Unmarshal([]byte(docker(t, "inspect", name)), &infos); err != nil || len(infos) != 1 {
+		t.Fatalf("docker inspect %s: %v", name, err)
+	}
+	return infos[0]
+}
+
+type containerInfo struct {
+	ID    string
+	Image string
+	State struct {
+		Status    string
+		OOMKilled bool
+		StartedAt time.Time
+		Health    *struct{ Status string }
+	}
+	HostConfig struct {
+		Memory        int64
+		MemorySwap    int64
+		NanoCpus      int64
+		RestartPolicy struct{ Name string }
+		LogConfig     struct {
+			Type   string
+			Config map[string]string
+		}
+	}
+}
+
+// repoPath joins a path below the checkout.
+func repoPath(t *testing.T, elem ...string) string {
+	return filepath.Join(append([]string{repoRoot(t)}, elem...)...)
+}
