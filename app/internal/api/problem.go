@@ -31,9 +31,7 @@ const (
 )
 
 func writeProblem(w http.ResponseWriter, r *http.Request, status int, slug, title, detail string, errs []tasks.FieldError) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(problem{
+	encode(w, "application/problem+json", status, problem{
 		Type: problemBase + slug, Title: title, Status: status, Detail: detail,
 		Instance: r.URL.Path, RequestID: requestID(r.Context()), Errors: errs,
 	})
@@ -80,7 +78,15 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	encode(w, "application/json", status, v)
+}
+
+// encode writes v without HTML escaping, so messages such as "must be > 0 and
+// ≤ 5" reach curl users as written rather than as \u003e.
+func encode(w http.ResponseWriter, contentType string, status int, v any) {
+	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }

@@ -97,7 +97,7 @@ func DecodeSubmission(body []byte, reg *tasks.Registry) (taskstore.Submission, e
 	}
 
 	sub := taskstore.Submission{
-		Type: def.Name, Payload: payload, Queue: def.Queue,
+		Type: def.Name, Payload: payload, Submitted: compactJSON(in.Payload), Queue: def.Queue,
 		MaxRetry: def.MaxRetry, Timeout: def.Timeout, Key: in.IdempotencyKey,
 	}
 	if in.Priority != "" {
@@ -110,6 +110,16 @@ func DecodeSubmission(body []byte, reg *tasks.Registry) (taskstore.Submission, e
 		sub.Timeout = time.Duration(*in.TimeoutS) * time.Second
 	}
 	return sub, nil
+}
+
+// compactJSON drops insignificant white space, so a resubmission that only
+// reformats the payload still counts as the same submission.
+func compactJSON(raw json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return raw
+	}
+	return b.Bytes()
 }
 
 // decodeError tells a field of the wrong type or name (422) from a body that

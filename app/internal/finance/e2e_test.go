@@ -54,6 +54,21 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	// A seed is drawn at submission when none is given; resending the very
+	// same request under its key must still be "the same submission".
+	t.Run("resubmission without seed returns the existing task", func(t *testing.T) {
+		body := `{"type":"option.price","idempotency_key":"no-seed-1","payload":{"style":"european","kind":"call",` +
+			`"spot":42,"strike":40,"rate":0.1,"volatility":0.2,"maturity_years":0.5}}`
+		first := s.Do(http.MethodPost, "/v1/tasks", body)
+		again := s.Do(http.MethodPost, "/v1/tasks", body)
+		if first.Status != http.StatusAccepted || again.Status != http.StatusOK {
+			t.Fatalf("POST twice: %d then %d (%s)", first.Status, again.Status, again.Body)
+		}
+		if a, b := first.Task(t).ID, again.Task(t).ID; a != b {
+			t.Errorf("ids %s and %s, want one task", a, b)
+		}
+	})
+
 	t.Run("option.price matches the kernel bit for bit", func(t *testing.T) {
 		task := s.Submit(`{"type":"option.price","payload":{"style":"asian","kind":"call","spot":100,"strike":100,` +
 			`"rate":0.05,"volatility":0.2,"maturity_years":1,"paths":20000,"steps":52,"seed":42}}`)

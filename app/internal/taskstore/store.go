@@ -101,9 +101,15 @@ func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
 
 // Submission is a validated task to enqueue.
 type Submission struct {
-	Type    string
+	Type string
+	// Payload is the prepared payload the handler runs (defaults filled in,
+	// including a random seed when none was given).
 	Payload json.RawMessage
-	Queue   string
+	// Submitted is the payload as the client sent it: what makes two
+	// submissions under one idempotency key "the same". Comparing Payload
+	// instead would reject an identical retry whose drawn seed differs.
+	Submitted json.RawMessage
+	Queue     string
 	// MaxRetry and Timeout are already resolved against the type's defaults.
 	MaxRetry int
 	Timeout  time.Duration
@@ -115,7 +121,7 @@ type Submission struct {
 func (s Submission) fingerprint() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%d\x00", s.Type, s.Queue, s.MaxRetry, s.Timeout)
-	h.Write(s.Payload)
+	h.Write(s.Submitted)
 	return hex.EncodeToString(h.Sum(nil))
 }
 
