@@ -233,7 +233,8 @@ cmd_test_modules() {
 cmd_test_stack() {
   step "terratest suite (tests/, RUN=${RUN:-all})"
   cd "$ROOT/tests"
-  go test -v -count=1 -timeout 60m -run "${RUN:-.}" ./...
+  # RUN picks scenarios (subtests of TestStack); deploy and teardown always run.
+  go test -v -count=1 -timeout 60m -run "^TestStack\$/${RUN:-.}" ./...
 }
 
 case "${1:-}" in

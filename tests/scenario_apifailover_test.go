@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,12 +37,12 @@ func (s *stack) scenarioAPIFailover(t *testing.T) {
 	begin := time.Now()
 	go func() {
 		time.Sleep(stopAt)
-		if out, err := s.dockerE("stop", target); err != nil {
+		if out, err := dockerE("stop", target); err != nil {
 			chaos <- fmt.Errorf("docker stop %s: %v: %s", target, err, out)
 			return
 		}
 		time.Sleep(time.Until(begin.Add(startAt)))
-		if out, err := s.dockerE("start", target); err != nil {
+		if out, err := dockerE("start", target); err != nil {
 			chaos <- fmt.Errorf("docker start %s: %v: %s", target, err, out)
 			return
 		}
@@ -150,11 +148,4 @@ func (s *stack) scenarioAPIFailover(t *testing.T) {
 	if created := s.taskCount(t) - tasksBefore; created != len(keyID) {
 		t.Errorf("%d tasks created for %d distinct idempotency keys, want one each", created, len(keyID))
 	}
-}
-
-// dockerE runs the docker CLI and returns its error instead of failing, for
-// use off the test goroutine.
-func (s *stack) dockerE(args ...string) (string, error) {
-	out, err := exec.Command("docker", args...).CombinedOutput()
-	return strings.TrimSpace(string(out)), err
 }

@@ -153,8 +153,8 @@ func (c *apiClient) submit(t *testing.T, sub submission) (task, reply) {
 	return tk, r
 }
 
-// get reads a task; ok is false while the API cannot answer (503 during a
-// Redis restart, or a transport error) so that pollers can keep trying.
+// get reads a task. A 503 (Redis restarting) or a transport error is
+// returned, not fatal, so that pollers can keep trying.
 func (c *apiClient) get(ctx context.Context, id string) (tk task, status int, err error) {
 	r, err := c.send(ctx, http.MethodGet, "/v1/tasks/"+id, nil, nil)
 	if err != nil {
@@ -203,17 +203,23 @@ func (c *apiClient) waitTasks(t *testing.T, ids []string, timeout time.Duration)
 func (c *apiClient) waitCompleted(t *testing.T, ids []string, timeout time.Duration) map[string]task {
 	t.Helper()
 	done := c.waitTasks(t, ids, timeout)
+	bad := 0
 	for _, id := range ids {
 		tk, ok := done[id]
-		switch {
-		case !ok:
+		if ok && tk.State == "completed" {
+			continue
+		}
+		if bad++; bad > 10 {
+			continue
+		}
+		if !ok {
 			t.Errorf("task %s did not finish within %s", id, timeout)
-		case tk.State != "completed":
+		} else {
 			t.Errorf("task %s ended %s (error %q), want completed", id, tk.State, tk.Error)
 		}
 	}
-	if t.Failed() {
-		t.FailNow()
+	if bad > 0 {
+		t.Fatalf("%d of %d tasks did not complete", bad, len(ids))
 	}
 	return done
 }
@@ -394,6 +400,13 @@ func (s *stack) workerOf(t *testing.T, taskID, msg string, since time.Time) []st
 		}
 	}
 	return found
+}
+
+// dockerE runs the docker CLI and returns its error instead of failing the
+// test, for use off the test goroutine.
+func dockerE(args ...string) (string, error) {
+	out, err := exec.Command("docker", args...).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
 }
 
 // redisCLI runs redis-cli inside the Redis container (REDISCLI_AUTH is set there).

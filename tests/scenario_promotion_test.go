@@ -22,7 +22,7 @@ func (s *stack) scenarioPromotion(t *testing.T) {
 	run := func(t *testing.T, name string, args ...string) {
 		t.Helper()
 		start := time.Now()
-		cmd := exec.CommandContext(t.Context(), name, args...)
+		cmd := exec.Command(name, args...) // also runs from Cleanup, after t.Context() ends
 		cmd.Dir = root
 		out, err := cmd.CombinedOutput()
 		if err != nil {

@@ -89,4 +89,3 @@ func (s *stack) do(t *testing.T, method, path, body string) (*http.Response, []b
 	}
 	return resp, b
 }
-

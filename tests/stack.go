@@ -99,6 +99,9 @@ func newOptions(t testing.TB) *terraform.Options {
 		VarFiles:        varFiles,
 		EnvVars:         envVars,
 		NoColor:         true,
+		// terratest passes -lock=false unless told otherwise; a concurrent
+		// `make up ENV=dev` must wait for the state lock instead of racing.
+		Lock: true,
 	}
 }
 
