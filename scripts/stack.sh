@@ -234,7 +234,7 @@ cmd_test_stack() {
   step "terratest suite (tests/, RUN=${RUN:-all})"
   cd "$ROOT/tests"
   # RUN picks scenarios (subtests of TestStack); deploy and teardown always run.
-  go test -v -count=1 -timeout 60m -run "^TestStack\$/${RUN:-.}" ./...
+  go test -v -count=1 -timeout 60m -run "^TestStack\$/(${RUN:-.})" ./...
 }
 
 case "${1:-}" in

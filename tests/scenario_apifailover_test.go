@@ -88,10 +88,10 @@ func (s *stack) scenarioAPIFailover(t *testing.T) {
 			failures = append(failures, fmt.Sprintf("POST key %s: %d %s", key, r.status, r.body))
 			return
 		}
+		// A first use may answer 200 too: nginx retried a POST that the
+		// stopping instance had already stored, and the key found it.
 		prev, seen := keyID[key]
 		switch {
-		case !seen && r.status != http.StatusAccepted:
-			failures = append(failures, fmt.Sprintf("POST key %s (first use): %d, want 202", key, r.status))
 		case seen && prev != tk.ID:
 			failures = append(failures, fmt.Sprintf("key %s named task %s, now %s: created twice", key, prev, tk.ID))
 		case seen && r.status != http.StatusOK:

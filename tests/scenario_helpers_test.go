@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -451,9 +450,4 @@ type containerInfo struct {
 			Config map[string]string
 		}
 	}
-}
-
-// repoPath joins a path below the checkout.
-func repoPath(t *testing.T, elem ...string) string {
-	return filepath.Join(append([]string{repoRoot(t)}, elem...)...)
 }
