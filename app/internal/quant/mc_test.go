@@ -255,6 +255,9 @@ type progressLog struct {
 	mu   sync.Mutex
 	cpu  []time.Duration
 	vals []float64
+	// quarter is closed at the first report of 25% or more.
+	quarter     chan struct{}
+	quarterOnce sync.Once
 }
 
 func (l *progressLog) report(f float64) {
@@ -263,6 +266,9 @@ func (l *progressLog) report(f float64) {
 	defer l.mu.Unlock()
 	l.cpu = append(l.cpu, at)
 	l.vals = append(l.vals, f)
+	if f >= 0.25 {
+		l.quarterOnce.Do(func() { close(l.quarter) })
+	}
 }
 
 // check requires rising fractions in [0, 1] and at most maxGap of CPU work
@@ -287,18 +293,23 @@ func (l *progressLog) check(t *testing.T, start, end time.Duration) {
 	}
 }
 
-// cancelDuring runs f, cancels its context after 600 ms and requires that
-// f returns context.Canceled within 100 ms of CPU work (per core) after the
-// cancel, reporting progress at the required cadence until then.
+// cancelDuring runs f, cancels its context once it reports 25% done (or
+// after 600 ms) and requires that f returns context.Canceled within 100 ms of
+// CPU work (per core) after the cancel, reporting progress at the required
+// cadence until then. Cancelling on progress rather than on a timer keeps the
+// cancel mid-run on a fast idle machine as well as on a loaded one.
 func cancelDuring(t *testing.T, f func(ctx context.Context, progress Progress) error) {
 	t.Helper()
-	log := progressLog{tb: t}
+	log := progressLog{tb: t, quarter: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
 	start := processCPU(t)
 	go func() { done <- f(ctx, log.report) }()
-	time.Sleep(600 * time.Millisecond)
+	select {
+	case <-log.quarter:
+	case <-time.After(600 * time.Millisecond):
+	}
 	cancel()
 	cancelled, wall := processCPU(t), time.Now()
 	err := <-done
