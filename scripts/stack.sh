@@ -76,7 +76,13 @@ use_workspace() {
   workspaces="$(tf workspace list | sed 's/^[* ] *//')"
   if ! grep -qx "$env" <<<"$workspaces"; then
     [[ "$create" == create ]] || die "workspace '$env' does not exist: nothing was deployed there"
+    # `workspace new` also selects the new workspace for the whole checkout;
+    # put the previous selection back so that other runs (plain terraform,
+    # terratest) keep the workspace they chose.
+    local selected
+    selected="$(tf workspace show)"
     tf workspace new "$env" >/dev/null
+    tf workspace select "$selected" >/dev/null
   fi
   export TF_WORKSPACE="$env"
 }
