@@ -137,10 +137,10 @@ func (a *API) submit(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	if created {
 		status = http.StatusAccepted
-		a.taskMetrics.Enqueued.WithLabelValues(t.Type, t.Priority).Inc()
+		a.taskMetrics.Enqueued.WithLabelValues(t.Type, t.Queue).Inc()
 		a.Logger.LogAttrs(r.Context(), slog.LevelInfo, "task submitted",
 			slog.String("request_id", sub.RequestID), slog.String("task_id", t.ID),
-			slog.String("type", t.Type), slog.String("queue", t.Priority))
+			slog.String("type", t.Type), slog.String("queue", t.Queue))
 	}
 	writeJSON(w, status, t)
 }
@@ -196,7 +196,7 @@ func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
 	}
 	a.Logger.LogAttrs(r.Context(), slog.LevelInfo, "task cancel requested",
 		slog.String("request_id", requestID(r.Context())), slog.String("task_id", t.ID),
-		slog.String("type", t.Type), slog.String("queue", t.Priority), slog.String("state", string(t.State)))
+		slog.String("type", t.Type), slog.String("queue", t.Queue), slog.String("state", string(t.State)))
 	status := http.StatusOK
 	if t.State != taskstore.StateCancelled {
 		status = http.StatusAccepted // still running; it stops shortly
@@ -214,14 +214,15 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	f := taskstore.Filter{State: taskstore.State(q.Get("state")), Queue: q.Get("queue"), Limit: defaultLimit}
 	var c tasks.Checks
 	if f.State != "" && !taskstore.ValidState(string(f.State)) {
-		states := make([]string, len(taskstore.States))
-		for i, s := range taskstore.States {
+		all := taskstore.States()
+		states := make([]string, len(all))
+		for i, s := range all {
 			states[i] = string(s)
 		}
 		c.OneOf("state", string(f.State), states...)
 	}
 	if f.Queue != "" {
-		c.OneOf("queue", f.Queue, tasks.Queues...)
+		c.OneOf("queue", f.Queue, tasks.Queues()...)
 	}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)

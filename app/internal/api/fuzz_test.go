@@ -48,7 +48,7 @@ func FuzzDecodeSubmission(f *testing.F) {
 			return
 		}
 		def, ok := reg.Lookup(sub.Type)
-		if !ok || !slices.Contains(tasks.Queues, sub.Queue) || sub.MaxRetry < 0 || sub.MaxRetry > 25 ||
+		if !ok || !slices.Contains(tasks.Queues(), sub.Queue) || sub.MaxRetry < 0 || sub.MaxRetry > 25 ||
 			sub.Timeout <= 0 || len(sub.Key) > 128 || !json.Valid(sub.Payload) {
 			t.Fatalf("accepted out-of-bounds submission %+v from %q", sub, body)
 		}

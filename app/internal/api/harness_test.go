@@ -11,7 +11,7 @@ import (
 )
 
 // newEnv runs the API on a private redis-server with the diagnostic types.
-func newEnv(t *testing.T, o apptest.Options) *apptest.Stack {
+func newEnv(t testing.TB, o apptest.Options) *apptest.Stack {
 	t.Helper()
 	reg := tasks.NewRegistry()
 	if err := diagnostic.Register(reg); err != nil {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/calcgrid/calcgrid/app/internal/apptest"
 	"github.com/calcgrid/calcgrid/app/internal/taskstore"
 )
@@ -33,15 +35,18 @@ func TestLifecycle(t *testing.T) {
 	if got := r.Header.Get("X-Calcgrid-Instance"); got != "api-test" {
 		t.Errorf("X-Calcgrid-Instance = %q", got)
 	}
-	if task.Type != "diagnostic.sleep" || task.Priority != "high" || task.RequestID != "req-lifecycle-1" ||
+	if task.Type != "diagnostic.sleep" || task.Queue != "high" || task.RequestID != "req-lifecycle-1" ||
 		task.MaxRetry != 3 || task.CreatedAt.IsZero() {
 		t.Errorf("submitted task = %+v", task)
 	}
 
-	e.Await(task.ID, 5*time.Second, taskstore.StateActive)
-	time.Sleep(50 * time.Millisecond) // asynq marks it active just before the worker records the start
-	if active := e.Get(task.ID); active.StartedAt == nil || active.Attempts != 1 {
-		t.Errorf("active task = %+v, want started_at and attempts 1", active)
+	// asynq marks the task active a moment before the worker records the
+	// start, so wait for the start rather than for the state.
+	active := e.AwaitFunc(task.ID, 5*time.Second, "active with started_at", func(got taskstore.Task) bool {
+		return got.State == taskstore.StateActive && got.StartedAt != nil
+	})
+	if active.Attempts != 1 || active.StartedAt.Before(task.CreatedAt) {
+		t.Errorf("active task = %+v, want attempts 1 and started_at after created_at", active)
 	}
 	// Progress is stored every 250 ms while the task runs.
 	var sawProgress bool
@@ -176,6 +181,51 @@ func TestIdempotencyUnderConcurrency(t *testing.T) {
 	}
 }
 
+// TestIdempotencyKeyReuse: a key names one submission. The same key and
+// type with anything else changed is refused and enqueues nothing; the same
+// submission, even reformatted, returns the existing task.
+func TestIdempotencyKeyReuse(t *testing.T) {
+	e := newEnv(t, apptest.Options{})
+	first := e.Submit(`{"type":"diagnostic.sleep","payload":{"ms":100},"idempotency_key":"reuse"}`)
+	for name, body := range map[string]string{
+		"different payload":   `{"type":"diagnostic.sleep","payload":{"ms":200},"idempotency_key":"reuse"}`,
+		"different priority":  `{"type":"diagnostic.sleep","payload":{"ms":100},"priority":"high","idempotency_key":"reuse"}`,
+		"different max_retry": `{"type":"diagnostic.sleep","payload":{"ms":100},"max_retry":0,"idempotency_key":"reuse"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := e.Do(http.MethodPost, "/v1/tasks", body)
+			if r.Status != http.StatusUnprocessableEntity || r.Problem(t).Errors[0].Field != "idempotency_key" {
+				t.Errorf("reused key: %d %s", r.Status, r.Body)
+			}
+		})
+	}
+	same := e.Do(http.MethodPost, "/v1/tasks", `{ "type": "diagnostic.sleep", "payload": { "ms": 100 }, "idempotency_key": "reuse" }`)
+	if same.Status != http.StatusOK || same.Task(t).ID != first.ID {
+		t.Errorf("same submission again: %d %s, want 200 with task %s", same.Status, same.Body, first.ID)
+	}
+
+	// Nothing new was enqueued: the first task is the only one.
+	list := e.Do(http.MethodGet, "/v1/tasks", "")
+	var page struct {
+		Tasks []taskstore.Task `json:"tasks"`
+	}
+	if err := json.Unmarshal(list.Body, &page); err != nil || list.Status != http.StatusOK {
+		t.Fatalf("list: %d %s %v", list.Status, list.Body, err)
+	}
+	if len(page.Tasks) != 1 || page.Tasks[0].ID != first.ID {
+		t.Errorf("tasks after the refused submissions: %s", list.Body)
+	}
+	queues, err := e.Store.Queues(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range queues {
+		if want := map[string]int{"medium": 1}[q.Name]; q.Pending != want {
+			t.Errorf("queue %s holds %d pending tasks, want %d", q.Name, q.Pending, want)
+		}
+	}
+}
+
 func TestPriority(t *testing.T) {
 	e := newEnv(t, apptest.Options{})
 	e.StartWorker(1, true)
@@ -261,9 +311,43 @@ func TestCancel(t *testing.T) {
 		}
 		got := e.Await(task.ID, time.Second, taskstore.StateCancelled)
 		t.Logf("active task stopped %s after DELETE", time.Since(start).Round(time.Millisecond))
-		time.Sleep(2500 * time.Millisecond) // longer than the first retry delay
-		if got = e.Get(task.ID); got.State != taskstore.StateCancelled || got.Attempts != 1 {
-			t.Errorf("cancelled task was retried: %+v", got)
+		// The API shows a cancelled task as cancelled whether asynq archived
+		// it or scheduled a retry (which would start, see the flag and stop):
+		// only archived means it never runs again.
+		if info := asynqInfo(t, e, got); info.State != asynq.TaskStateArchived || got.Attempts != 1 {
+			t.Errorf("cancelled active task is %s in asynq after %d attempts, want archived after 1", info.State, got.Attempts)
+		}
+	})
+
+	t.Run("retry", func(t *testing.T) {
+		e.StartWorker(1, false)
+		// Fails twice; the second failure waits 2–2.5 s before the next
+		// attempt (worker.retryDelay), time enough to cancel in between.
+		task := e.Submit(`{"type":"diagnostic.fail","payload":{"mode":"error","times":2},"max_retry":5}`)
+		e.AwaitFunc(task.ID, 20*time.Second, "retry after 2 attempts", func(got taskstore.Task) bool {
+			return got.State == taskstore.StateRetry && got.Attempts == 2
+		})
+		info := asynqInfo(t, e, task)
+		if info.State != asynq.TaskStateRetry {
+			t.Fatalf("task is %s in asynq, want retry", info.State)
+		}
+		due := info.NextProcessAt
+		r := e.Do(http.MethodDelete, "/v1/tasks/"+task.ID, "")
+		if time.Now().After(due) {
+			t.Fatalf("DELETE answered after the retry was due (%s): the cancel may have met the task pending", due)
+		}
+		if got := r.Task(t); r.Status != http.StatusOK || got.State != taskstore.StateCancelled || got.CompletedAt == nil {
+			t.Fatalf("DELETE in retry: %d %s", r.Status, r.Body)
+		}
+		if info := asynqInfo(t, e, task); info.State != asynq.TaskStateArchived {
+			t.Errorf("cancelled retrying task is %s in asynq, want archived", info.State)
+		}
+		// Watch past the time the retry was due, plus two of the worker's
+		// checks for due retries: the task must not run again.
+		for until := due.Add(2*time.Second + 500*time.Millisecond); time.Now().Before(until); time.Sleep(50 * time.Millisecond) {
+			if got := e.Get(task.ID); got.State != taskstore.StateCancelled || got.Attempts != 2 {
+				t.Fatalf("cancelled task ran again: %+v", got)
+			}
 		}
 	})
 
@@ -276,6 +360,17 @@ func TestCancel(t *testing.T) {
 			t.Errorf("DELETE completed: %d %s", r.Status, r.Body)
 		}
 	})
+}
+
+// asynqInfo is asynq's own record of a task, which tells apart states the
+// API shows alike.
+func asynqInfo(t *testing.T, e *apptest.Stack, task taskstore.Task) *asynq.TaskInfo {
+	t.Helper()
+	info, err := asynq.NewInspectorFromRedisClient(e.Store.Redis()).GetTaskInfo(task.Queue, task.ID)
+	if err != nil {
+		t.Fatalf("asynq task %s: %v", task.ID, err)
+	}
+	return info
 }
 
 func TestBackpressure(t *testing.T) {

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -147,6 +148,62 @@ func TestOpenAPIConsistent(t *testing.T) {
 	for _, s := range []string{"200", "202", "400", "404", "405", "409", "413", "415", "422", "429", "503"} {
 		if !statuses[s] {
 			t.Errorf("no operation documents status %s", s)
+		}
+	}
+}
+
+// TestOpenAPITaskMatchesJSON keeps the Task schema in step with the JSON the
+// API writes, field by field, and the Queue and State enums with the code's
+// lists: renaming a Go field must not rename a field of the contract.
+func TestOpenAPITaskMatchesJSON(t *testing.T) {
+	spec := loadSpec(t)
+	schema := func(name string) map[string]any {
+		t.Helper()
+		s, err := resolve(spec, "#/components/schemas/"+name)
+		if err != nil {
+			t.Fatalf("schema %s: %v", name, err)
+		}
+		return s.(map[string]any)
+	}
+	keys := func(task taskstore.Task) []string {
+		t.Helper()
+		b, err := json.Marshal(task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return slices.Sorted(maps.Keys(m))
+	}
+	now := time.Now()
+	full := keys(taskstore.Task{Result: json.RawMessage(`{}`), Error: "e", StartedAt: &now, CompletedAt: &now})
+	task := schema("Task")
+	if documented := slices.Sorted(maps.Keys(task["properties"].(map[string]any))); !slices.Equal(full, documented) {
+		t.Errorf("a task is written with fields %v; openapi.yaml's Task has %v", full, documented)
+	}
+	always := keys(taskstore.Task{})
+	for _, f := range task["required"].([]any) {
+		if !slices.Contains(always, f.(string)) {
+			t.Errorf("Task.%s is required in openapi.yaml but omitted from a task's JSON when empty", f)
+		}
+	}
+	for name, want := range map[string][]string{
+		"Queue": tasks.Queues(),
+		"State": func() (s []string) {
+			for _, st := range taskstore.States() {
+				s = append(s, string(st))
+			}
+			return s
+		}(),
+	} {
+		var got []string
+		for _, v := range schema(name)["enum"].([]any) {
+			got = append(got, v.(string))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("openapi.yaml's %s enum is %v; the code has %v", name, got, want)
 		}
 	}
 }

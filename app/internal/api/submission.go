@@ -23,11 +23,12 @@ const (
 	timeoutMaxS = 86_400
 )
 
-// submission is the body of POST /v1/tasks.
+// submission is the body of POST /v1/tasks. Queue names the queue to run
+// in; the API calls it "priority".
 type submission struct {
 	Type           string          `json:"type"`
 	Payload        json.RawMessage `json:"payload"`
-	Priority       string          `json:"priority"`
+	Queue          string          `json:"priority"`
 	IdempotencyKey string          `json:"idempotency_key"`
 	MaxRetry       *int            `json:"max_retry"`
 	TimeoutS       *int            `json:"timeout_s"`
@@ -64,8 +65,8 @@ func DecodeSubmission(body []byte, reg *tasks.Registry) (taskstore.Submission, e
 	case !known:
 		c.Add("type", "unknown task type %q (GET /v1/task-types lists the types)", in.Type)
 	}
-	if in.Priority != "" {
-		c.OneOf("priority", in.Priority, tasks.Queues...)
+	if in.Queue != "" {
+		c.OneOf("priority", in.Queue, tasks.Queues()...)
 	}
 	if len(in.IdempotencyKey) > maxKeyLen {
 		c.Add("idempotency_key", "must be at most %d characters (got %d)", maxKeyLen, len(in.IdempotencyKey))
@@ -100,8 +101,8 @@ func DecodeSubmission(body []byte, reg *tasks.Registry) (taskstore.Submission, e
 		Type: def.Name, Payload: payload, Submitted: compactJSON(in.Payload), Queue: def.Queue,
 		MaxRetry: def.MaxRetry, Timeout: def.Timeout, Key: in.IdempotencyKey,
 	}
-	if in.Priority != "" {
-		sub.Queue = in.Priority
+	if in.Queue != "" {
+		sub.Queue = in.Queue
 	}
 	if in.MaxRetry != nil {
 		sub.MaxRetry = *in.MaxRetry

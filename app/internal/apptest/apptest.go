@@ -22,7 +22,7 @@ import (
 
 // Stack is an API (and any workers started on it) on its own redis-server.
 type Stack struct {
-	t        *testing.T
+	t        testing.TB
 	Redis    *redistest.Server
 	Store    *taskstore.Store
 	Registry *tasks.Registry
@@ -57,7 +57,7 @@ func NewStore(t testing.TB, addr string) *taskstore.Store {
 }
 
 // Start runs the API with the types in reg on a fresh redis-server.
-func Start(t *testing.T, reg *tasks.Registry, o Options) *Stack {
+func Start(t testing.TB, reg *tasks.Registry, o Options) *Stack {
 	t.Helper()
 	if o.MaxPending == 0 {
 		o.MaxPending = 10000

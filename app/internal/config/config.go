@@ -124,7 +124,7 @@ func DefaultWeights() Weights {
 // String renders weights in priority order, as Set accepts them.
 func (w Weights) String() string {
 	parts := make([]string, 0, len(w))
-	for _, q := range tasks.Queues {
+	for _, q := range tasks.Queues() {
 		if n, ok := w[q]; ok {
 			parts = append(parts, fmt.Sprintf("%s=%d", q, n))
 		}
@@ -140,8 +140,8 @@ func (w Weights) Set(s string) error {
 		if !ok {
 			return fmt.Errorf("%q is not queue=weight", part)
 		}
-		if !slices.Contains(tasks.Queues, name) {
-			return fmt.Errorf("unknown queue %q (queues: %s)", name, strings.Join(tasks.Queues, ", "))
+		if !slices.Contains(tasks.Queues(), name) {
+			return fmt.Errorf("unknown queue %q (queues: %s)", name, strings.Join(tasks.Queues(), ", "))
 		}
 		n, err := strconv.Atoi(num)
 		if err != nil || n < 1 || n > 1000 {
@@ -149,7 +149,7 @@ func (w Weights) Set(s string) error {
 		}
 		parsed[name] = n
 	}
-	for _, q := range tasks.Queues {
+	for _, q := range tasks.Queues() {
 		if _, ok := parsed[q]; !ok {
 			return fmt.Errorf("missing weight for queue %s", q)
 		}

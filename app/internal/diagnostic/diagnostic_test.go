@@ -29,7 +29,7 @@ func run(t *testing.T, ctx context.Context, name, payload string) (any, error) {
 	if err != nil {
 		t.Fatalf("prepare %s: %v", payload, err)
 	}
-	return def.Handle(ctx, p, tasks.Discard)
+	return def.Handle(ctx, p, tasks.Discard{})
 }
 
 func TestDefaults(t *testing.T) {

@@ -188,7 +188,7 @@ func TestPortfolioHandle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := d.Handle(context.Background(), raw, tasks.Discard)
+	out, err := d.Handle(context.Background(), raw, tasks.Discard{})
 	if err != nil {
 		t.Fatal(err)
 	}

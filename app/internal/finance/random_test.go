@@ -58,7 +58,7 @@ func TestRandomValidPayloadsStayFinite(t *testing.T) {
 		if err != nil {
 			t.Fatalf("valid payload %s rejected: %v", raw, err)
 		}
-		out, err := d.Handle(context.Background(), prepared, tasks.Discard)
+		out, err := d.Handle(context.Background(), prepared, tasks.Discard{})
 		if err != nil {
 			t.Fatalf("payload %s: %v", raw, err)
 		}

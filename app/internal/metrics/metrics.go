@@ -82,7 +82,7 @@ func NewTasks(reg prometheus.Registerer) *Tasks {
 		Succeeded: counter("succeeded", "Tasks completed successfully."),
 		Failed:    counter("failed", "Tasks failed for good (retries exhausted or permanent error)."),
 		Retried:   counter("retried", "Failed attempts scheduled for another try."),
-		Cancelled: counter("cancelled", "Running tasks stopped by a cancel request."),
+		Cancelled: counter("cancelled", "Tasks a worker stopped, or did not start, because they were cancelled."),
 		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Subsystem: "tasks", Name: "duration_seconds",
 			Help:    "Run time of task attempts by type.",
@@ -127,7 +127,7 @@ func (q *Queues) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector. With Redis unreachable it
 // reports nothing rather than failing the whole scrape.
 func (q *Queues) Collect(ch chan<- prometheus.Metric) {
-	for _, name := range tasks.Queues {
+	for _, name := range tasks.Queues() {
 		info, err := q.info(name)
 		if err != nil {
 			q.logger.Warn("queue metrics unavailable", "queue", name, "error", err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -132,6 +133,58 @@ func TestReadOnly(t *testing.T) {
 	}
 }
 
+// TestReadOnlySetting follows CALCGRID_MONITOR_READONLY (and its flag) the
+// way the monitor role reads it, through config.ParseMonitor into Run. With
+// it on, the dashboard's API refuses to pause a queue or delete a task and
+// Redis is unchanged; with it off, both work.
+func TestReadOnlySetting(t *testing.T) {
+	const variable = "CALCGRID_MONITOR_READONLY"
+	for _, c := range []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		readOnly bool
+	}{
+		{"unset", nil, nil, false},
+		{"variable true", nil, map[string]string{variable: "true"}, true},
+		{"variable 1", nil, map[string]string{variable: "1"}, true},
+		{"variable false", nil, map[string]string{variable: "false"}, false},
+		{"flag", []string{"--monitor-readonly"}, nil, true},
+		{"flag wins over variable", []string{"--monitor-readonly=false"}, map[string]string{variable: "true"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			redis := startRedis(t)
+			id := enqueue(t, redis, "low")
+			env := map[string]string{"CALCGRID_REDIS_ADDR": redis.Addr, "CALCGRID_LISTEN": freeAddr(t)}
+			maps.Copy(env, c.env)
+			cfg, err := config.ParseMonitor(c.args, func(k string) string { return env[k] }, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			base := runMonitor(t, cfg)
+
+			want, wantType, wantBody := http.StatusNoContent, "", ""
+			if c.readOnly {
+				want, wantType, wantBody = http.StatusMethodNotAllowed, "text/plain", "read-only"
+			}
+			for _, rq := range []request{
+				{method: "POST", path: "/api/queues/low:pause"},
+				{method: "DELETE", path: "/api/queues/low/pending_tasks/" + id},
+			} {
+				rq.wantStatus, rq.wantContentType, rq.wantBodyContains = want, wantType, wantBody
+				rq.do(t, base)
+			}
+			info, err := asynq.NewInspector(asynq.RedisClientOpt{Addr: redis.Addr}).GetQueueInfo("low")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Paused == c.readOnly || (info.Pending == 1) != c.readOnly {
+				t.Errorf("read-only %v: after pause and delete the queue is paused=%v with %d pending", c.readOnly, info.Paused, info.Pending)
+			}
+		})
+	}
+}
+
 func TestBasicAuth(t *testing.T) {
 	redis := startRedis(t)
 	base := startMonitor(t, config.Monitor{Redis: redis, User: "ops", Password: "s3cret"})
@@ -214,12 +267,41 @@ func TestRunStops(t *testing.T) {
 	}
 }
 
-func enqueue(t *testing.T, redis config.Redis, queue string) {
+// enqueue adds a task to queue and returns its id.
+func enqueue(t *testing.T, redis config.Redis, queue string) string {
 	t.Helper()
 	c := asynq.NewClient(asynq.RedisClientOpt{Addr: redis.Addr})
 	defer c.Close()
-	if _, err := c.Enqueue(asynq.NewTask("diagnostic.noop", []byte("{}")), asynq.Queue(queue)); err != nil {
+	info, err := c.Enqueue(asynq.NewTask("diagnostic.noop", []byte("{}")), asynq.Queue(queue))
+	if err != nil {
 		t.Fatal(err)
+	}
+	return info.ID
+}
+
+// runMonitor runs the monitor role on cfg.Listen until the test ends and
+// returns its base URL once it answers.
+func runMonitor(t *testing.T, cfg config.Monitor) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- monitor.Run(ctx, cfg, slog.New(slog.DiscardHandler)) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("monitor.Run: %v", err)
+		}
+	})
+	base := "http://" + cfg.Listen
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return base
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("monitor did not come up on %s: %v", cfg.Listen, err)
+		}
 	}
 }
 

@@ -45,9 +45,10 @@ type VaRResult struct {
 	Percentiles map[string]float64
 }
 
-// PercentileLevels are the P&L percentiles reported, in percent; the keys of
-// VaRResult.Percentiles are their shortest decimal form.
-var PercentileLevels = []float64{0.1, 1, 5, 50, 95, 99, 99.9}
+// PercentileLevels returns the P&L percentiles reported, in percent, in a
+// new slice each call; the keys of VaRResult.Percentiles are their shortest
+// decimal form.
+func PercentileLevels() []float64 { return []float64{0.1, 1, 5, 50, 95, 99, 99.9} }
 
 // ErrNotPSD is returned for a correlation matrix with a negative eigenvalue.
 var ErrNotPSD = errors.New("not positive semi-definite")
@@ -162,11 +163,12 @@ func ValueAtRisk(ctx context.Context, pf Portfolio, progress Progress) (VaRResul
 		return VaRResult{}, err
 	}
 	m := mergeAll(acc)
+	levels := PercentileLevels()
 	res := VaRResult{
 		MeanPnL:       m.mx,
 		StdPnL:        math.Sqrt(m.cxx / max(m.n-1, 1)),
 		ParametricVaR: parametricVaR(pf, t),
-		Percentiles:   make(map[string]float64, len(PercentileLevels)),
+		Percentiles:   make(map[string]float64, len(levels)),
 	}
 	q, tail := quantileIndex(pnl, 1-pf.Confidence)
 	res.VaR = -pnl[q]
@@ -175,7 +177,7 @@ func ValueAtRisk(ctx context.Context, pf Portfolio, progress Progress) (VaRResul
 		es += x
 	}
 	res.ExpectedShortfall = -es / float64(tail)
-	for _, lvl := range PercentileLevels {
+	for _, lvl := range levels {
 		i, _ := quantileIndex(pnl, lvl/100)
 		res.Percentiles[strconv.FormatFloat(lvl, 'f', -1, 64)] = pnl[i]
 	}

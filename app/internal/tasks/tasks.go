@@ -24,8 +24,10 @@ const (
 	QueueLow    = "low"
 )
 
-// Queues lists the queues in priority order.
-var Queues = []string{QueueHigh, QueueMedium, QueueLow}
+// Queues returns the queue names, highest priority first. The slice is new
+// on every call, so a caller that sorts or appends to it changes nothing
+// for anyone else.
+func Queues() []string { return []string{QueueHigh, QueueMedium, QueueLow} }
 
 // ErrPermanent marks a handler error that retrying cannot fix (for example an
 // input the kernel rejects at run time); the worker fails the task at once.
@@ -63,8 +65,12 @@ type ReporterFunc func(float64)
 // Progress implements Reporter.
 func (f ReporterFunc) Progress(x float64) { f(x) }
 
-// Discard is a Reporter that drops progress, for tests and direct calls.
-var Discard Reporter = ReporterFunc(func(float64) {})
+// Discard is a Reporter that drops progress, for tests and direct calls:
+// pass Discard{}.
+type Discard struct{}
+
+// Progress implements Reporter.
+func (Discard) Progress(float64) {}
 
 // Definition is one registered task type.
 type Definition struct {
@@ -217,8 +223,8 @@ func (r *Registry) Register(defs ...Definition) error {
 			return errors.New("register task type: empty name")
 		case d.Prepare == nil || d.Handle == nil:
 			return fmt.Errorf("register %s: Prepare and Handle are required", d.Name)
-		case !slices.Contains(Queues, d.Queue):
-			return fmt.Errorf("register %s: queue %q is not one of %v", d.Name, d.Queue, Queues)
+		case !slices.Contains(Queues(), d.Queue):
+			return fmt.Errorf("register %s: queue %q is not one of %v", d.Name, d.Queue, Queues())
 		case d.Timeout <= 0:
 			return fmt.Errorf("register %s: timeout must be > 0", d.Name)
 		}

@@ -34,9 +34,11 @@ func (s *Store) SetProgress(ctx context.Context, id string, fraction float64) er
 	return s.rdb.HSet(ctx, metaKey(id), fProgress, strconv.FormatFloat(fraction, 'f', -1, 64)).Err()
 }
 
-// Finished restarts the metadata's retention when a task reaches a final
-// state, so it lives as long as asynq keeps the result.
-func (s *Store) Finished(ctx context.Context, id string) error {
+// ExtendRetention restarts the retention period of a task's metadata. The
+// worker calls it when the task reaches a final state, because asynq starts
+// the result's retention then: the metadata must not expire before the
+// result it describes.
+func (s *Store) ExtendRetention(ctx context.Context, id string) error {
 	return s.rdb.Expire(ctx, metaKey(id), s.retention).Err()
 }
 

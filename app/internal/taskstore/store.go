@@ -295,7 +295,7 @@ func (s *Store) Cancel(ctx context.Context, id string) (Task, error) {
 	}
 	if t.State != StateActive {
 		// Fails harmlessly when a worker has just picked the task up.
-		_ = s.inspector.ArchiveTask(t.Priority, id)
+		_ = s.inspector.ArchiveTask(t.Queue, id)
 	}
 	if err := s.rdb.Publish(ctx, CancelChannel, id).Err(); err != nil {
 		return Task{}, fmt.Errorf("cancel task %s: %w", id, err)
@@ -321,8 +321,9 @@ type QueueStats struct {
 
 // Queues reports every queue; weights come from the caller's configuration.
 func (s *Store) Queues(weights map[string]int) ([]QueueStats, error) {
-	out := make([]QueueStats, 0, len(tasks.Queues))
-	for _, name := range tasks.Queues {
+	queues := tasks.Queues()
+	out := make([]QueueStats, 0, len(queues))
+	for _, name := range queues {
 		q := QueueStats{Name: name, Weight: weights[name]}
 		info, err := s.QueueInfo(name)
 		if err != nil {
@@ -396,7 +397,7 @@ func asynqStates(s State) []asynq.TaskState {
 }
 
 func (f Filter) pairs() []listPair {
-	queues := tasks.Queues
+	queues := tasks.Queues()
 	if f.Queue != "" {
 		queues = []string{f.Queue}
 	}
@@ -497,4 +498,4 @@ func (s *Store) withMeta(ctx context.Context, infos []*asynq.TaskInfo) ([]Task, 
 }
 
 // ValidState reports whether s names a state (for query validation).
-func ValidState(s string) bool { return slices.Contains(States, State(s)) }
+func ValidState(s string) bool { return slices.Contains(States(), State(s)) }

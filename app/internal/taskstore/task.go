@@ -21,19 +21,23 @@ const (
 	StateCancelled State = "cancelled"
 )
 
-// States lists every state, in lifecycle order.
-var States = []State{StatePending, StateScheduled, StateActive, StateRetry, StateCompleted, StateFailed, StateCancelled}
+// States returns every state in lifecycle order, in a new slice each call.
+func States() []State {
+	return []State{StatePending, StateScheduled, StateActive, StateRetry, StateCompleted, StateFailed, StateCancelled}
+}
 
 // Finished reports whether s is final.
 func (s State) Finished() bool {
 	return s == StateCompleted || s == StateFailed || s == StateCancelled
 }
 
-// Task is a submitted task as the API shows it.
+// Task is a submitted task as the API shows it. Queue (high, medium or low)
+// goes out as "priority", the name under which clients choose it when they
+// submit.
 type Task struct {
 	ID          string          `json:"id"`
 	Type        string          `json:"type"`
-	Priority    string          `json:"priority"`
+	Queue       string          `json:"priority"`
 	State       State           `json:"state"`
 	Attempts    int             `json:"attempts"`
 	MaxRetry    int             `json:"max_retry"`
@@ -83,7 +87,7 @@ func build(info *asynq.TaskInfo, m meta) Task {
 	t := Task{
 		ID:        info.ID,
 		Type:      info.Type,
-		Priority:  info.Queue,
+		Queue:     info.Queue,
 		State:     stateOf(info.State, !m.cancelledAt.IsZero()),
 		Attempts:  m.attempts,
 		MaxRetry:  info.MaxRetry,

@@ -82,7 +82,7 @@ func (w *Worker) handler(def tasks.Definition) asynq.Handler {
 		if _, err := t.ResultWriter().Write(data); err != nil {
 			return fmt.Errorf("store result: %w", err)
 		}
-		if err := w.opts.Store.Finished(ctx, id); err != nil {
+		if err := w.opts.Store.ExtendRetention(ctx, id); err != nil {
 			log.Warn("could not extend task metadata retention", "error", err)
 		}
 		w.metrics.Succeeded.WithLabelValues(t.Type(), queue).Inc()
@@ -115,7 +115,7 @@ func (w *Worker) failed(ctx context.Context, t *asynq.Task, err error) {
 		// still happen.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		if err := w.opts.Store.Finished(ctx, id); err != nil {
+		if err := w.opts.Store.ExtendRetention(ctx, id); err != nil {
 			log.Warn("could not extend task metadata retention", "error", err)
 		}
 	}
