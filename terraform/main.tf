@@ -22,6 +22,10 @@ locals {
   }
 }
 
+module "workspace" {
+  source = "./workspace"
+}
+
 # Refuses a plan that applies one environment's variables in another
 # workspace (each workspace has its own state: mixing them would replace the
 # wrong environment's containers).
@@ -30,8 +34,8 @@ resource "terraform_data" "workspace_guard" {
 
   lifecycle {
     precondition {
-      condition     = var.environment == terraform.workspace
-      error_message = "environment is \"${var.environment}\" but the selected workspace is \"${terraform.workspace}\". Run `terraform workspace select -or-create ${var.environment}` (or use `make up ENV=${var.environment}`) before applying environments/${var.environment}.tfvars."
+      condition     = var.environment == module.workspace.name
+      error_message = "environment is \"${var.environment}\" but the selected workspace is \"${module.workspace.name}\". Run `terraform workspace select -or-create ${var.environment}` (or use `make up ENV=${var.environment}`) before applying environments/${var.environment}.tfvars."
     }
   }
 }
@@ -87,97 +91,64 @@ module "network" {
   depends_on = [terraform_data.workspace_guard]
 }
 
+locals {
+  # What every role shares, validated once (here and in modules/container);
+  # each role module declares only the attributes it reads.
+  common = {
+    environment = var.environment
+    networks    = { edge = module.network.edge, app = module.network.app, data = module.network.data }
+    bind_ip     = var.bind_ip
+    log         = { max_size = var.log_max_size, max_file = var.log_max_file }
+  }
+  # The app roles (api, worker, monitor) also share the image they run, Redis
+  # and the diagnostic task types.
+  app = merge(local.common, {
+    image       = local.app_image
+    redis       = { address = module.redis.address, password = local.redis_password }
+    diagnostics = var.diagnostics
+  })
+}
+
 module "redis" {
   source = "../modules/redis"
 
-  environment  = var.environment
-  image        = var.redis_image
-  user         = var.redis_user
-  network      = module.network.data
-  password     = local.redis_password
-  memory_mb    = var.redis.memory_mb
-  maxmemory_mb = var.redis.maxmemory_mb
-  cpus         = var.redis.cpus
-  appendonly   = var.redis.appendonly
-  appendfsync  = var.redis.appendfsync
-  log_max_size = var.log_max_size
-  log_max_file = var.log_max_file
+  common   = local.common
+  image    = var.redis_image
+  user     = var.redis_user
+  password = local.redis_password
+  redis    = var.redis
 }
 
 module "api" {
   source = "../modules/api"
 
-  environment       = var.environment
-  image             = local.app_image
-  replicas          = var.api.replicas
-  redis_addr        = module.redis.address
-  redis_password    = local.redis_password
-  app_network       = module.network.app
-  app_subnet        = module.network.app_subnet
-  data_network      = module.network.data
-  memory_mb         = var.api.memory_mb
-  cpus              = var.api.cpus
-  diagnostics       = var.diagnostics
-  queue_max_pending = var.api.queue_max_pending
-  log_max_size      = var.log_max_size
-  log_max_file      = var.log_max_file
+  app        = local.app
+  api        = var.api
+  app_subnet = module.network.app_subnet
 }
 
 module "worker" {
   source = "../modules/worker"
 
-  environment      = var.environment
-  image            = local.app_image
-  replicas         = var.worker.replicas
-  redis_addr       = module.redis.address
-  redis_password   = local.redis_password
-  data_network     = module.network.data
-  memory_mb        = var.worker.memory_mb
-  cpus             = var.worker.cpus
-  concurrency      = var.worker.concurrency
-  shutdown_timeout = var.worker.shutdown_timeout
-  diagnostics      = var.diagnostics
-  log_max_size     = var.log_max_size
-  log_max_file     = var.log_max_file
+  app    = local.app
+  worker = var.worker
 }
 
 module "loadbalancer" {
   source = "../modules/loadbalancer"
 
-  environment      = var.environment
-  image            = var.nginx_image
-  user             = var.nginx_user
-  edge_network     = module.network.edge
-  app_network      = module.network.app
-  upstreams        = module.api.upstreams
-  published_port   = var.http_port
-  bind_ip          = var.bind_ip
-  memory_mb        = var.loadbalancer.memory_mb
-  cpus             = var.loadbalancer.cpus
-  rate_limit_rps   = var.loadbalancer.rate_limit_rps
-  rate_limit_burst = var.loadbalancer.rate_limit_burst
-  log_max_size     = var.log_max_size
-  log_max_file     = var.log_max_file
+  common       = local.common
+  image        = var.nginx_image
+  user         = var.nginx_user
+  upstreams    = module.api.upstreams
+  loadbalancer = merge(var.loadbalancer, { port = var.http_port })
 }
 
 module "monitor" {
   source = "../modules/monitor"
 
-  environment         = var.environment
-  image               = local.app_image
-  redis_addr          = module.redis.address
-  redis_password      = local.redis_password
-  data_network        = module.network.data
-  edge_network        = module.network.edge
-  published_port      = var.monitor_port
-  bind_ip             = var.bind_ip
-  memory_mb           = var.monitor.memory_mb
-  cpus                = var.monitor.cpus
-  readonly            = var.monitor.readonly
-  basic_auth_user     = var.monitor.user
-  basic_auth_password = local.monitor_password
-  log_max_size        = var.log_max_size
-  log_max_file        = var.log_max_file
+  app     = local.app
+  monitor = merge(var.monitor, { port = var.monitor_port, password = local.monitor_password })
 }
 
 check "host_capacity" {

@@ -48,11 +48,7 @@ output "containers" {
 
 output "networks" {
   description = "Network names by purpose (edge, app, data)."
-  value = {
-    edge = module.network.edge
-    app  = module.network.app
-    data = module.network.data
-  }
+  value       = local.common.networks
 }
 
 output "redis_volume" {

@@ -1,33 +1,18 @@
 variable "environment" {
-  description = "Environment name; must equal the selected workspace (terraform workspace select -or-create <env>)."
+  description = "Environment name, 2-12 lowercase letters or digits (checked by modules/container, which names everything from it); must equal the selected workspace (terraform workspace select -or-create <env>)."
   type        = string
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9]{1,11}$", var.environment))
-    error_message = "environment must be 2-12 lowercase letters or digits starting with a letter, e.g. \"dev\"."
-  }
 }
 
 variable "redis_image" {
   description = "Redis image (official Debian-based by default; the air-gapped bootstrap overrides it)."
   type        = string
   default     = "redis:7.4.2-bookworm"
-
-  validation {
-    condition     = length(trimspace(var.redis_image)) > 0
-    error_message = "redis_image must not be empty."
-  }
 }
 
 variable "nginx_image" {
   description = "nginx image (official Debian-based by default; the air-gapped bootstrap overrides it)."
   type        = string
   default     = "nginx:1.27.4-bookworm"
-
-  validation {
-    condition     = length(trimspace(var.nginx_image)) > 0
-    error_message = "nginx_image must not be empty."
-  }
 }
 
 variable "go_builder_image" {
@@ -53,7 +38,7 @@ variable "runtime_image" {
 }
 
 variable "go_proxy" {
-  description = "GOPROXY for the image build's module download (scripts/bootstrap.sh passes the host's `go env GOPROXY`); empty uses Go's default."
+  description = "GOPROXY for the image build's module download (`make up` passes the host's `go env GOPROXY`); empty uses Go's default."
   type        = string
   default     = ""
 
@@ -64,7 +49,7 @@ variable "go_proxy" {
 }
 
 variable "go_flags" {
-  description = "GOFLAGS for the image build (scripts/bootstrap.sh passes the host's `go env GOFLAGS`)."
+  description = "GOFLAGS for the image build (`make up` passes the host's `go env GOFLAGS`)."
   type        = string
   default     = ""
 
@@ -86,25 +71,15 @@ variable "app_image_override" {
 }
 
 variable "redis_user" {
-  description = "Non-root uid:gid Redis runs as; must own /data in redis_image (999:999 in the official image)."
+  description = "Non-root numeric uid:gid Redis runs as (checked by modules/container); must own /data in redis_image (999:999 in the official image)."
   type        = string
   default     = "999:999"
-
-  validation {
-    condition     = can(regex("^[1-9][0-9]*:[1-9][0-9]*$", var.redis_user))
-    error_message = "redis_user must be a non-root numeric uid:gid such as 999:999."
-  }
 }
 
 variable "nginx_user" {
-  description = "Non-root uid:gid nginx runs as."
+  description = "Non-root numeric uid:gid nginx runs as (checked by modules/container; 101:101 in the official image)."
   type        = string
   default     = "101:101"
-
-  validation {
-    condition     = can(regex("^[1-9][0-9]*:[1-9][0-9]*$", var.nginx_user))
-    error_message = "nginx_user must be a non-root numeric uid:gid such as 101:101."
-  }
 }
 
 variable "http_port" {
@@ -128,14 +103,9 @@ variable "monitor_port" {
 }
 
 variable "bind_ip" {
-  description = "Host address nginx and the dashboard are published on."
+  description = "Host IPv4 address nginx and the dashboard are published on (checked by modules/container)."
   type        = string
   default     = "127.0.0.1"
-
-  validation {
-    condition     = can(cidrhost("${var.bind_ip}/32", 0))
-    error_message = "bind_ip must be an IPv4 address such as 127.0.0.1."
-  }
 }
 
 variable "app_subnet" {
@@ -149,7 +119,7 @@ variable "app_subnet" {
 }
 
 variable "redis" {
-  description = "Redis sizing and durability: memory_mb (limit), maxmemory_mb (<= 80% of memory_mb), cpus, appendonly, appendfsync."
+  description = "Redis sizing and durability: memory_mb (container limit), maxmemory_mb (at most 80% of memory_mb, checked by modules/redis), cpus, appendonly, appendfsync (always, everysec or no)."
   type = object({
     memory_mb    = number
     maxmemory_mb = number
@@ -159,8 +129,8 @@ variable "redis" {
   })
 
   validation {
-    condition     = var.redis.memory_mb >= 64 && var.redis.maxmemory_mb >= 16 && var.redis.cpus > 0
-    error_message = "redis needs memory_mb >= 64, maxmemory_mb >= 16 and cpus > 0."
+    condition     = var.redis.memory_mb >= 64 && var.redis.maxmemory_mb >= 16 && floor(var.redis.maxmemory_mb) == var.redis.maxmemory_mb
+    error_message = "redis needs memory_mb >= 64 and a whole maxmemory_mb >= 16."
   }
   validation {
     condition     = contains(["always", "everysec", "no"], var.redis.appendfsync)
@@ -169,7 +139,7 @@ variable "redis" {
 }
 
 variable "api" {
-  description = "API servers: replicas, memory_mb and cpus per replica, queue_max_pending (backpressure)."
+  description = "API servers: replicas (1-16), memory_mb and cpus per replica, queue_max_pending (pending tasks per queue above which submissions get 429)."
   type = object({
     replicas          = optional(number, 3)
     memory_mb         = number
@@ -178,13 +148,13 @@ variable "api" {
   })
 
   validation {
-    condition     = var.api.replicas >= 1 && var.api.memory_mb >= 64 && var.api.cpus > 0 && var.api.queue_max_pending >= 1
-    error_message = "api needs replicas >= 1, memory_mb >= 64, cpus > 0 and queue_max_pending >= 1."
+    condition     = var.api.memory_mb >= 64 && var.api.queue_max_pending >= 1 && var.api.queue_max_pending <= 10000000 && floor(var.api.queue_max_pending) == var.api.queue_max_pending
+    error_message = "api needs memory_mb >= 64 and queue_max_pending a whole number from 1 to 10000000."
   }
 }
 
 variable "worker" {
-  description = "Workers: replicas, memory_mb and cpus per replica, concurrency (tasks at once per worker), shutdown_timeout seconds."
+  description = "Workers: replicas (1-16), memory_mb and cpus per replica, concurrency (tasks at once per worker), shutdown_timeout (seconds after SIGTERM before SIGKILL, 1-600; running tasks are requeued 5 s before)."
   type = object({
     replicas         = optional(number, 3)
     memory_mb        = number
@@ -194,28 +164,35 @@ variable "worker" {
   })
 
   validation {
-    condition     = var.worker.replicas >= 1 && var.worker.memory_mb >= 64 && var.worker.cpus > 0 && var.worker.concurrency >= 1
-    error_message = "worker needs replicas >= 1, memory_mb >= 64, cpus > 0 and concurrency >= 1."
+    condition     = var.worker.memory_mb >= 64 && var.worker.concurrency >= 1 && var.worker.concurrency <= 256 && floor(var.worker.concurrency) == var.worker.concurrency
+    error_message = "worker needs memory_mb >= 64 and concurrency a whole number from 1 to 256."
   }
 }
 
 variable "loadbalancer" {
-  description = "nginx: memory_mb, cpus, rate_limit_rps and rate_limit_burst per client IP."
+  description = "nginx: memory_mb, cpus, rate_limit_rps and rate_limit_burst per client IP (more answer 429), client_max_body_size (larger bodies answer 413), keepalive (idle connections to the API per nginx worker)."
   type = object({
-    memory_mb        = number
-    cpus             = number
-    rate_limit_rps   = optional(number, 10)
-    rate_limit_burst = optional(number, 20)
+    memory_mb            = number
+    cpus                 = number
+    rate_limit_rps       = optional(number, 10)
+    rate_limit_burst     = optional(number, 20)
+    client_max_body_size = optional(string, "256k")
+    keepalive            = optional(number, 32)
   })
 
   validation {
-    condition     = var.loadbalancer.memory_mb >= 16 && var.loadbalancer.cpus > 0 && var.loadbalancer.rate_limit_rps >= 1 && var.loadbalancer.rate_limit_burst >= 0
-    error_message = "loadbalancer needs memory_mb >= 16, cpus > 0, rate_limit_rps >= 1 and rate_limit_burst >= 0."
+    condition = (var.loadbalancer.rate_limit_rps >= 1 && var.loadbalancer.rate_limit_rps <= 100000 && floor(var.loadbalancer.rate_limit_rps) == var.loadbalancer.rate_limit_rps
+    && var.loadbalancer.rate_limit_burst >= 0 && var.loadbalancer.rate_limit_burst <= 100000 && floor(var.loadbalancer.rate_limit_burst) == var.loadbalancer.rate_limit_burst)
+    error_message = "loadbalancer needs rate_limit_rps a whole number from 1 to 100000 and rate_limit_burst one from 0 to 100000."
+  }
+  validation {
+    condition     = can(regex("^[1-9][0-9]*[km]?$", var.loadbalancer.client_max_body_size)) && var.loadbalancer.keepalive >= 1 && var.loadbalancer.keepalive <= 1024
+    error_message = "loadbalancer needs client_max_body_size like 256k or 1m and keepalive from 1 to 1024."
   }
 }
 
 variable "monitor" {
-  description = "Dashboard: memory_mb, cpus, readonly, user (basic auth)."
+  description = "Dashboard: memory_mb, cpus, readonly (reject pausing, deleting and re-running from the UI), user (basic auth; the password is monitor_password)."
   type = object({
     memory_mb = number
     cpus      = number
@@ -224,41 +201,31 @@ variable "monitor" {
   })
 
   validation {
-    condition     = var.monitor.memory_mb >= 32 && var.monitor.cpus > 0
-    error_message = "monitor needs memory_mb >= 32 and cpus > 0."
+    condition     = var.monitor.memory_mb >= 32 && can(regex("^[A-Za-z0-9._-]{1,64}$", var.monitor.user))
+    error_message = "monitor needs memory_mb >= 32 and a user of 1-64 letters, digits, dots, dashes or underscores."
   }
 }
 
 variable "diagnostics" {
-  description = "Enable the diagnostic.* task types (dev and staging; never prod)."
+  description = "Register the diagnostic.* task types in the API and the workers (for development and tests: on in dev and staging, off in prod)."
   type        = bool
   default     = false
 }
 
 variable "log_max_size" {
-  description = "json-file log rotation for every container: size of one file."
+  description = "json-file log rotation for every container: size of one file, like 10m, 512k or 1g (checked by modules/container)."
   type        = string
   default     = "10m"
-
-  validation {
-    condition     = can(regex("^[1-9][0-9]*[kmg]$", var.log_max_size))
-    error_message = "log_max_size must look like 10m, 512k or 1g."
-  }
 }
 
 variable "log_max_file" {
-  description = "json-file log rotation for every container: files kept."
+  description = "json-file log rotation for every container: files kept, 1 to 20 (checked by modules/container)."
   type        = number
   default     = 3
-
-  validation {
-    condition     = var.log_max_file >= 1 && var.log_max_file <= 20
-    error_message = "log_max_file must be from 1 to 20."
-  }
 }
 
 variable "redis_password" {
-  description = "Redis password; empty generates one per workspace, kept only in that workspace's state."
+  description = "Redis password, 32 to 128 letters or digits; empty generates one per workspace, kept only in that workspace's state."
   type        = string
   default     = ""
   sensitive   = true
@@ -270,7 +237,7 @@ variable "redis_password" {
 }
 
 variable "monitor_password" {
-  description = "Dashboard basic-auth password; empty generates one per workspace, kept only in that workspace's state."
+  description = "Dashboard basic-auth password, at least 12 characters; empty generates one per workspace, kept only in that workspace's state."
   type        = string
   default     = ""
   sensitive   = true
@@ -282,7 +249,7 @@ variable "monitor_password" {
 }
 
 variable "host_memory_mb" {
-  description = "Memory of the Docker host in MB; a check warns when the containers' limits add up to more (scripts/stack.sh passes the real figure)."
+  description = "Memory of the Docker host in MB; a check warns when the containers' limits add up to more (`make up` passes the real figure)."
   type        = number
   default     = 16384
 
@@ -293,7 +260,7 @@ variable "host_memory_mb" {
 }
 
 variable "host_cpus" {
-  description = "CPU cores of the Docker host; a check warns when the containers' CPU limits add up to more."
+  description = "CPU cores of the Docker host; a check warns when the containers' CPU limits add up to more (`make up` passes the real figure)."
   type        = number
   default     = 12
 

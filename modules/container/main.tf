@@ -1,9 +1,9 @@
 locals {
-  name_prefix = "calcgrid-${var.environment}-${var.role}"
+  name_prefix = "calcgrid-${var.common.environment}-${var.role}"
   names       = [for i in range(var.replicas) : "${local.name_prefix}-${i + 1}"]
   # The provider reads whole numbers back as "1.0"; writing them the same way
   # avoids a perpetual replacement.
-  cpus = floor(var.cpus) == var.cpus ? format("%.1f", var.cpus) : tostring(var.cpus)
+  cpus = floor(var.limits.cpus) == var.limits.cpus ? format("%.1f", var.limits.cpus) : tostring(var.limits.cpus)
 }
 
 resource "docker_container" "this" {
@@ -23,15 +23,15 @@ resource "docker_container" "this" {
   read_only         = true
   tmpfs             = var.tmpfs
   security_opts     = ["no-new-privileges:true"]
-  memory            = var.memory_mb
-  memory_swap       = var.memory_mb # equal to memory: no swap on top of the limit
+  memory            = var.limits.memory_mb
+  memory_swap       = var.limits.memory_mb # equal to memory: no swap on top of the limit
   cpus              = local.cpus
   restart           = "unless-stopped"
   stop_timeout      = var.stop_timeout
   wait              = var.wait_healthy_seconds > 0
   wait_timeout      = var.wait_healthy_seconds > 0 ? var.wait_healthy_seconds : null
   log_driver        = "json-file"
-  log_opts          = { "max-size" = var.log_max_size, "max-file" = tostring(var.log_max_file) }
+  log_opts          = { "max-size" = var.common.log.max_size, "max-file" = tostring(var.common.log.max_file) }
   must_run          = true
   publish_all_ports = false
 
@@ -77,7 +77,7 @@ resource "docker_container" "this" {
 
   dynamic "labels" {
     for_each = merge(var.labels, {
-      "calcgrid.env"      = var.environment
+      "calcgrid.env"      = var.common.environment
       "calcgrid.role"     = var.role
       "calcgrid.instance" = local.names[count.index]
     })
@@ -101,9 +101,9 @@ resource "docker_container" "this" {
 resource "terraform_data" "pids_limit" {
   count = var.replicas
 
-  triggers_replace = [docker_container.this[count.index].id, var.pids_limit]
+  triggers_replace = [docker_container.this[count.index].id, var.limits.pids_limit]
 
   provisioner "local-exec" {
-    command = "docker update --pids-limit ${var.pids_limit} ${docker_container.this[count.index].id} >/dev/null"
+    command = "docker update --pids-limit ${var.limits.pids_limit} ${docker_container.this[count.index].id} >/dev/null"
   }
 }

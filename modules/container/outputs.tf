@@ -7,3 +7,16 @@ output "ids" {
   description = "Container IDs, replica 1 first."
   value       = docker_container.this[*].id
 }
+
+output "env" {
+  description = "Each container's environment as configured: container name => sorted list of NAME=value (sensitive: it carries passwords)."
+  value       = { for c in docker_container.this : c.name => sort(c.env) }
+  sensitive   = true
+}
+
+output "networks" {
+  description = "Networks each container joins as configured: container name => network name => { aliases, ipv4_address } (null address: Docker assigns one)."
+  value = { for c in docker_container.this : c.name => {
+    for n in c.networks_advanced : n.name => { aliases = sort(n.aliases), ipv4_address = n.ipv4_address }
+  } }
+}

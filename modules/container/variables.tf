@@ -1,10 +1,17 @@
-variable "environment" {
-  description = "Environment name (dev, staging, prod); part of every name and the calcgrid.env label."
-  type        = string
+variable "common" {
+  description = "What every container of the environment shares (the role modules pass their common or app object): environment (part of every name and the calcgrid.env label) and json-file log rotation (size of one file, files kept)."
+  type = object({
+    environment = string
+    log         = optional(object({ max_size = optional(string, "10m"), max_file = optional(number, 3) }), {})
+  })
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9]{1,11}$", var.environment))
+    condition     = can(regex("^[a-z][a-z0-9]{1,11}$", var.common.environment))
     error_message = "environment must be 2-12 lowercase letters or digits starting with a letter, e.g. \"dev\"."
+  }
+  validation {
+    condition     = can(regex("^[1-9][0-9]*[kmg]$", var.common.log.max_size)) && var.common.log.max_file >= 1 && var.common.log.max_file <= 20
+    error_message = "log.max_size must look like 10m, 512k or 1g, and log.max_file must be from 1 to 20."
   }
 }
 
@@ -39,10 +46,21 @@ variable "image" {
   }
 }
 
+variable "user" {
+  description = "Numeric non-root uid:gid the process runs as (it must own what the process writes in the image)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*:[1-9][0-9]*$", var.user))
+    error_message = "user must be a non-root numeric uid:gid such as 65532:65532."
+  }
+}
+
 variable "entrypoint" {
-  description = "Entrypoint override; empty keeps the image's."
+  description = "Entrypoint override (exec form); empty keeps the image's."
   type        = list(string)
   default     = []
+
   validation {
     condition     = alltrue([for s in var.entrypoint : length(s) > 0])
     error_message = "entrypoint must not contain empty strings."
@@ -53,14 +71,10 @@ variable "command" {
   description = "Command (arguments to the entrypoint); empty keeps the image's."
   type        = list(string)
   default     = []
-  validation {
-    condition     = alltrue([for s in var.command : length(s) > 0])
-    error_message = "command must not contain empty strings."
-  }
 }
 
 variable "env" {
-  description = "Environment variables shared by every replica."
+  description = "Environment variables shared by every replica (sensitive: they carry passwords)."
   type        = map(string)
   default     = {}
   sensitive   = true
@@ -82,16 +96,6 @@ variable "instance_env_var" {
   }
 }
 
-variable "user" {
-  description = "Non-root user the process runs as, \"uid:gid\" or a name from the image (never root)."
-  type        = string
-
-  validation {
-    condition     = length(var.user) > 0 && !contains(["0", "root", "0:0", "root:root"], var.user) && !startswith(var.user, "0:") && !startswith(var.user, "root:")
-    error_message = "user must name a non-root user, e.g. \"65532:65532\"."
-  }
-}
-
 variable "networks" {
   description = "Networks to join. ipv4_addresses pins replica i to ipv4_addresses[i] (empty list: Docker assigns)."
   type = list(object({
@@ -101,7 +105,7 @@ variable "networks" {
   }))
 
   validation {
-    condition     = length(var.networks) >= 1
+    condition     = length(var.networks) >= 1 && alltrue([for n in var.networks : length(n.name) > 0])
     error_message = "networks must name at least one network."
   }
   validation {
@@ -111,7 +115,7 @@ variable "networks" {
 }
 
 variable "ports" {
-  description = "Ports to publish on the host (only the load balancer and the monitor do); applies to replica 1 only."
+  description = "Ports to publish on the host (only the load balancer and the monitor do); replica 1 only. ip null or omitted means 127.0.0.1."
   type = list(object({
     internal = number
     external = number
@@ -129,39 +133,23 @@ variable "ports" {
   }
 }
 
-variable "memory_mb" {
-  description = "Memory limit per container in MB."
-  type        = number
+variable "limits" {
+  description = "Per container: memory_mb (memory limit, no swap on top), cpus (cores, fractions allowed) and pids_limit (processes and threads)."
+  type = object({
+    memory_mb  = number
+    cpus       = number
+    pids_limit = optional(number, 256)
+  })
 
   validation {
-    condition     = var.memory_mb >= 16 && var.memory_mb <= 65536
-    error_message = "memory_mb must be from 16 to 65536."
-  }
-}
-
-variable "cpus" {
-  description = "CPU limit per container in cores (fractions allowed, e.g. 0.5)."
-  type        = number
-
-  validation {
-    condition     = var.cpus >= 0.05 && var.cpus <= 64
-    error_message = "cpus must be from 0.05 to 64."
-  }
-}
-
-variable "pids_limit" {
-  description = "Maximum number of processes/threads per container."
-  type        = number
-  default     = 256
-
-  validation {
-    condition     = var.pids_limit >= 16 && var.pids_limit <= 32768
-    error_message = "pids_limit must be from 16 to 32768."
+    condition = (var.limits.memory_mb >= 16 && var.limits.memory_mb <= 65536 && var.limits.cpus >= 0.05 && var.limits.cpus <= 64
+    && var.limits.pids_limit >= 16 && var.limits.pids_limit <= 32768)
+    error_message = "limits need memory_mb from 16 to 65536, cpus from 0.05 to 64 and pids_limit from 16 to 32768."
   }
 }
 
 variable "healthcheck" {
-  description = "Docker health check; test is exec form, e.g. [\"CMD\", \"/calcgrid\", \"probe\", \"http://127.0.0.1:8080/healthz\"]."
+  description = "Docker health check; test starts with CMD (exec form, e.g. [\"CMD\", \"/usr/local/bin/calcgrid\", \"probe\", \"http://127.0.0.1:8080/healthz\"]) or CMD-SHELL."
   type = object({
     test         = list(string)
     interval     = optional(string, "5s")
@@ -204,37 +192,12 @@ variable "tmpfs" {
 
 variable "volumes" {
   description = "Named volumes to mount: volume name and absolute target path."
-  type = list(object({
-    source = string
-    target = string
-  }))
-  default = []
+  type        = list(object({ source = string, target = string }))
+  default     = []
 
   validation {
     condition     = alltrue([for v in var.volumes : startswith(v.target, "/") && length(v.source) > 0])
     error_message = "volumes[*].target must be an absolute path and source a volume name."
-  }
-}
-
-variable "log_max_size" {
-  description = "json-file log rotation: size of one file (e.g. 10m)."
-  type        = string
-  default     = "10m"
-
-  validation {
-    condition     = can(regex("^[1-9][0-9]*[kmg]$", var.log_max_size))
-    error_message = "log_max_size must look like 10m, 512k or 1g."
-  }
-}
-
-variable "log_max_file" {
-  description = "json-file log rotation: number of files kept."
-  type        = number
-  default     = 3
-
-  validation {
-    condition     = var.log_max_file >= 1 && var.log_max_file <= 20
-    error_message = "log_max_file must be from 1 to 20."
   }
 }
 

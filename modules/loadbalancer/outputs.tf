@@ -5,7 +5,7 @@ output "name" {
 
 output "endpoint" {
   description = "URL clients use on the host."
-  value       = "http://${var.bind_ip}:${var.published_port}"
+  value       = "http://${var.common.bind_ip}:${var.loadbalancer.port}"
 }
 
 output "config" {

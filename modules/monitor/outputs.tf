@@ -5,5 +5,5 @@ output "name" {
 
 output "url" {
   description = "Dashboard URL on the host."
-  value       = "http://${var.bind_ip}:${var.published_port}/"
+  value       = "http://${var.app.bind_ip}:${var.monitor.port}/"
 }

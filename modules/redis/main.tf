@@ -1,12 +1,13 @@
 locals {
+  data_dir = "/data"
   config = join("\n", [
     "port 6379",
     "bind 0.0.0.0",
-    "dir ${var.data_dir}",
-    "appendonly ${var.appendonly ? "yes" : "no"}",
-    "appendfsync ${var.appendfsync}",
+    "dir ${local.data_dir}",
+    "appendonly ${var.redis.appendonly ? "yes" : "no"}",
+    "appendfsync ${var.redis.appendfsync}",
     "save \"\"",
-    "maxmemory ${var.maxmemory_mb}mb",
+    "maxmemory ${var.redis.maxmemory_mb}mb",
     "maxmemory-policy noeviction",
     "loglevel notice",
     "logfile \"\"",
@@ -14,14 +15,14 @@ locals {
 }
 
 # The volume outlives `make down`: prevent_destroy makes a plain
-# `terraform destroy` stop before it, scripts/stack.sh down removes it from the
-# state first (the data stays), and `make destroy-data` deletes it by name.
+# `terraform destroy` stop before it, `make down` removes it from the state
+# first (the data stays), and `make destroy-data` deletes it by name.
 resource "docker_volume" "data" {
-  name = "calcgrid-${var.environment}-redis-data"
+  name = "calcgrid-${var.common.environment}-redis-data"
 
   labels {
     label = "calcgrid.env"
-    value = var.environment
+    value = var.common.environment
   }
   labels {
     label = "calcgrid.role"
@@ -32,8 +33,8 @@ resource "docker_volume" "data" {
     prevent_destroy = true
 
     precondition {
-      condition     = var.maxmemory_mb <= floor(var.memory_mb * 0.8)
-      error_message = "Redis maxmemory (${var.maxmemory_mb} MB) must be at most 80% of its container limit (${var.memory_mb} MB), or an AOF rewrite can get the container OOM-killed."
+      condition     = var.redis.maxmemory_mb <= floor(var.redis.memory_mb * 0.8)
+      error_message = "Redis maxmemory (${var.redis.maxmemory_mb} MB) must be at most 80% of its container limit (${var.redis.memory_mb} MB), or an AOF rewrite can get the container OOM-killed."
     }
   }
 }
@@ -41,10 +42,10 @@ resource "docker_volume" "data" {
 module "container" {
   source = "../container"
 
-  environment = var.environment
-  role        = "redis"
-  image       = var.image
-  user        = var.user
+  common = var.common
+  role   = "redis"
+  image  = var.image
+  user   = var.user
   # The root filesystem is read-only, so the config (password appended from the
   # environment, never on the command line) is written to a tmpfs at start.
   entrypoint = ["sh", "-c", "printf '%s\\nrequirepass %s\\n' \"$REDIS_CONFIG\" \"$REDISCLI_AUTH\" > /tmp/redis.conf && exec redis-server /tmp/redis.conf"]
@@ -52,15 +53,11 @@ module "container" {
     REDIS_CONFIG  = local.config
     REDISCLI_AUTH = var.password
   }
-  networks    = [{ name = var.network, aliases = ["redis"] }]
-  memory_mb   = var.memory_mb
-  cpus        = var.cpus
-  pids_limit  = var.pids_limit
-  tmpfs       = { "/tmp" = "rw,noexec,nosuid,size=16m,mode=1777" }
-  volumes     = [{ source = docker_volume.data.name, target = var.data_dir }]
-  healthcheck = { test = ["CMD-SHELL", "redis-cli -h 127.0.0.1 ping | grep -q PONG"] }
-
-  log_max_size = var.log_max_size
-  log_max_file = var.log_max_file
+  networks = [{ name = var.common.networks.data, aliases = ["redis"] }]
+  # Redis forks only for the AOF rewrite: fewer processes than the app roles.
+  limits       = { memory_mb = var.redis.memory_mb, cpus = var.redis.cpus, pids_limit = 128 }
+  tmpfs        = { "/tmp" = "rw,noexec,nosuid,size=16m,mode=1777" }
+  volumes      = [{ source = docker_volume.data.name, target = local.data_dir }]
+  healthcheck  = { test = ["CMD-SHELL", "redis-cli -h 127.0.0.1 ping | grep -q PONG"] }
   stop_timeout = 30 # lets Redis finish its AOF fsync on shutdown
 }

@@ -1,5 +1,8 @@
-# `terraform test` runs in the "default" workspace, so the happy path uses an
-# environment of that name; the guard is tested with a mismatching one.
+# `terraform test` runs in the "default" workspace, so the runs with
+# hand-written variables use an environment of that name, and the guard is
+# tested with a mismatching one. The runs that plan environments/<env>.tfvars
+# override module.workspace (the selected workspace) with <env>: the plan is
+# then the one `make up ENV=<env>` makes, guard included.
 mock_provider "docker" {}
 
 variables {
@@ -30,6 +33,10 @@ run "composes_the_stack" {
   assert {
     condition     = output.endpoint == "http://127.0.0.1:18090" && output.monitor_url == "http://127.0.0.1:15590/"
     error_message = "endpoint and monitor_url use the environment's ports on 127.0.0.1"
+  }
+  assert {
+    condition     = output.networks == { edge = "calcgrid-default-edge", app = "calcgrid-default-app", data = "calcgrid-default-data" }
+    error_message = "networks are named by environment and purpose"
   }
   assert {
     condition     = length(docker_image.app) == 1
@@ -67,6 +74,70 @@ run "refuses_tag_as_override" {
   expect_failures = [var.app_image_override]
 }
 
+run "refuses_overlapping_subnet_sizes" {
+  command = plan
+
+  variables {
+    app_subnet = "10.231.9.0/27"
+  }
+  expect_failures = [var.app_subnet]
+}
+
+run "refuses_zero_concurrency" {
+  command = plan
+
+  variables {
+    worker = { memory_mb = 384, cpus = 0.5, concurrency = 0 }
+  }
+  expect_failures = [var.worker]
+}
+
+run "refuses_unbounded_queue" {
+  command = plan
+
+  variables {
+    api = { memory_mb = 128, cpus = 0.25, queue_max_pending = 0 }
+  }
+  expect_failures = [var.api]
+}
+
+run "refuses_fractional_rate_limit" {
+  command = plan
+
+  variables {
+    loadbalancer = { memory_mb = 64, cpus = 0.25, rate_limit_rps = 2.5 }
+  }
+  expect_failures = [var.loadbalancer]
+}
+
+run "refuses_unknown_fsync_policy" {
+  command = plan
+
+  variables {
+    redis = { memory_mb = 256, maxmemory_mb = 192, cpus = 0.25, appendfsync = "sometimes" }
+  }
+  expect_failures = [var.redis]
+}
+
+run "refuses_monitor_user_with_spaces" {
+  command = plan
+
+  variables {
+    monitor = { memory_mb = 64, cpus = 0.1, user = "the admin" }
+  }
+  expect_failures = [var.monitor]
+}
+
+run "refuses_weak_passwords" {
+  command = plan
+
+  variables {
+    redis_password   = "secret"
+    monitor_password = "admin"
+  }
+  expect_failures = [var.redis_password, var.monitor_password]
+}
+
 run "warns_when_limits_exceed_the_host" {
   command = plan
 
@@ -83,5 +154,98 @@ run "passwords_are_generated_not_configured" {
   assert {
     condition     = var.redis_password == "" && var.monitor_password == ""
     error_message = "no password in the variables by default"
+  }
+}
+
+# environments/*.tfvars as -var-file reads them.
+run "environments" {
+  module {
+    source = "./tests/environments"
+  }
+
+  assert {
+    condition     = keys(output.tfvars) == ["dev", "prod", "staging"]
+    error_message = "every file in environments/ has a run below that plans it"
+  }
+  assert {
+    condition = alltrue([for name, v in output.tfvars : toset(keys(v)) == toset([
+      "environment", "http_port", "monitor_port", "app_subnet", "diagnostics", "redis", "api", "worker", "loadbalancer", "monitor",
+    ]) && v.environment == name])
+    error_message = "each environment file sets exactly the variables the runs below pass, and its own name as environment"
+  }
+}
+
+run "plans_dev" {
+  command = plan
+
+  variables {
+    environment  = run.environments.tfvars.dev.environment
+    http_port    = run.environments.tfvars.dev.http_port
+    monitor_port = run.environments.tfvars.dev.monitor_port
+    app_subnet   = run.environments.tfvars.dev.app_subnet
+    diagnostics  = run.environments.tfvars.dev.diagnostics
+    redis        = run.environments.tfvars.dev.redis
+    api          = run.environments.tfvars.dev.api
+    worker       = run.environments.tfvars.dev.worker
+    loadbalancer = run.environments.tfvars.dev.loadbalancer
+    monitor      = run.environments.tfvars.dev.monitor
+  }
+  override_module {
+    target  = module.workspace
+    outputs = { name = "dev" }
+  }
+  assert {
+    condition     = output.endpoint == "http://127.0.0.1:18080" && output.monitor_url == "http://127.0.0.1:15555/" && output.containers.api[2] == "calcgrid-dev-api-3"
+    error_message = "dev: endpoint 18080, dashboard 15555, containers calcgrid-dev-*"
+  }
+}
+
+run "plans_staging" {
+  command = plan
+
+  variables {
+    environment  = run.environments.tfvars.staging.environment
+    http_port    = run.environments.tfvars.staging.http_port
+    monitor_port = run.environments.tfvars.staging.monitor_port
+    app_subnet   = run.environments.tfvars.staging.app_subnet
+    diagnostics  = run.environments.tfvars.staging.diagnostics
+    redis        = run.environments.tfvars.staging.redis
+    api          = run.environments.tfvars.staging.api
+    worker       = run.environments.tfvars.staging.worker
+    loadbalancer = run.environments.tfvars.staging.loadbalancer
+    monitor      = run.environments.tfvars.staging.monitor
+  }
+  override_module {
+    target  = module.workspace
+    outputs = { name = "staging" }
+  }
+  assert {
+    condition     = output.endpoint == "http://127.0.0.1:18081" && output.monitor_url == "http://127.0.0.1:15556/" && output.containers.worker[0] == "calcgrid-staging-worker-1"
+    error_message = "staging: endpoint 18081, dashboard 15556, containers calcgrid-staging-*"
+  }
+}
+
+run "plans_prod" {
+  command = plan
+
+  variables {
+    environment  = run.environments.tfvars.prod.environment
+    http_port    = run.environments.tfvars.prod.http_port
+    monitor_port = run.environments.tfvars.prod.monitor_port
+    app_subnet   = run.environments.tfvars.prod.app_subnet
+    diagnostics  = run.environments.tfvars.prod.diagnostics
+    redis        = run.environments.tfvars.prod.redis
+    api          = run.environments.tfvars.prod.api
+    worker       = run.environments.tfvars.prod.worker
+    loadbalancer = run.environments.tfvars.prod.loadbalancer
+    monitor      = run.environments.tfvars.prod.monitor
+  }
+  override_module {
+    target  = module.workspace
+    outputs = { name = "prod" }
+  }
+  assert {
+    condition     = output.endpoint == "http://127.0.0.1:18082" && output.monitor_url == "http://127.0.0.1:15557/" && output.redis_volume == "calcgrid-prod-redis-data"
+    error_message = "prod: endpoint 18082, dashboard 15557, volume calcgrid-prod-redis-data"
   }
 }

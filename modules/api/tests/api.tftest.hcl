@@ -1,15 +1,15 @@
 mock_provider "docker" {}
 
 variables {
-  environment    = "prod"
-  image          = "calcgrid-app:prod"
-  redis_addr     = "calcgrid-prod-redis-1:6379"
-  redis_password = "0123456789abcdef0123456789abcdef"
-  app_network    = "calcgrid-prod-app"
-  data_network   = "calcgrid-prod-data"
-  app_subnet     = "10.231.3.0/24"
-  memory_mb      = 512
-  cpus           = 0.5
+  app = {
+    environment = "prod"
+    image       = "calcgrid-app:prod"
+    redis       = { address = "calcgrid-prod-redis-1:6379", password = "0123456789abcdef0123456789abcdef" }
+    networks    = { app = "calcgrid-prod-app", data = "calcgrid-prod-data" }
+    diagnostics = false
+  }
+  api        = { replicas = 3, memory_mb = 512, cpus = 0.5, queue_max_pending = 5000 }
+  app_subnet = "10.231.3.0/24"
 }
 
 run "three_replicas_with_pinned_upstreams" {
@@ -29,29 +29,57 @@ run "three_replicas_with_pinned_upstreams" {
   }
 }
 
-run "refuses_zero_replicas" {
+run "environment_variables" {
   command = plan
 
-  variables {
-    replicas = 0
+  assert {
+    condition = module.container.env["calcgrid-prod-api-2"] == tolist([
+      "CALCGRID_DIAGNOSTICS=0",
+      "CALCGRID_INSTANCE=calcgrid-prod-api-2",
+      "CALCGRID_LISTEN=:8080",
+      "CALCGRID_QUEUE_MAX_PENDING=5000",
+      "CALCGRID_REDIS_ADDR=calcgrid-prod-redis-1:6379",
+      "CALCGRID_REDIS_PASSWORD=0123456789abcdef0123456789abcdef",
+    ])
+    error_message = "each API replica gets its listen address, Redis, diagnostics off, queue_max_pending and its own instance name"
   }
-  expect_failures = [var.replicas]
 }
 
-run "refuses_root_user" {
+run "joins_the_app_and_data_networks" {
   command = plan
 
-  variables {
-    user = "0:0"
+  assert {
+    condition = jsonencode(module.container.networks["calcgrid-prod-api-2"]) == jsonencode({
+      "calcgrid-prod-app"  = { aliases = ["api"], ipv4_address = "10.231.3.12" }
+      "calcgrid-prod-data" = { aliases = [], ipv4_address = null }
+    })
+    error_message = "an API replica joins the app network (alias api, pinned address) and the data network, nothing else"
   }
-  expect_failures = [var.user]
 }
 
-run "refuses_relative_binary" {
+run "diagnostics_on" {
   command = plan
 
   variables {
-    binary = "calcgrid"
+    app = merge(var.app, { diagnostics = true })
   }
-  expect_failures = [var.binary]
+  assert {
+    condition     = contains(module.container.env["calcgrid-prod-api-1"], "CALCGRID_DIAGNOSTICS=1")
+    error_message = "diagnostics follows app.diagnostics"
+  }
+}
+
+run "example" {
+  command = plan
+
+  module {
+    source = "./examples/basic"
+  }
+  variables {
+    redis_password = "0123456789abcdef0123456789abcdef"
+  }
+  assert {
+    condition     = [for u in output.upstreams : u.address] == ["10.231.1.11:8080", "10.231.1.12:8080", "10.231.1.13:8080"]
+    error_message = "the example pins three replicas in the dev app subnet"
+  }
 }

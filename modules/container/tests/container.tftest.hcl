@@ -1,16 +1,17 @@
 mock_provider "docker" {}
 
 variables {
-  environment = "dev"
-  role        = "api"
-  replicas    = 3
-  image       = "calcgrid-app:dev"
-  user        = "65532:65532"
-  networks    = [{ name = "calcgrid-dev-app", ipv4_addresses = ["10.0.0.11", "10.0.0.12", "10.0.0.13"] }]
-  memory_mb   = 128
-  cpus        = 0.25
-  healthcheck = { test = ["CMD", "/usr/local/bin/calcgrid", "probe", "http://127.0.0.1:8080/healthz"] }
-  ports       = [{ internal = 8080, external = 18080 }]
+  common           = { environment = "dev" }
+  role             = "api"
+  replicas         = 3
+  image            = "calcgrid-app:dev"
+  user             = "65532:65532"
+  env              = { CALCGRID_LISTEN = ":8080" }
+  instance_env_var = "CALCGRID_INSTANCE"
+  networks         = [{ name = "calcgrid-dev-app", aliases = ["api"], ipv4_addresses = ["10.0.0.11", "10.0.0.12", "10.0.0.13"] }, { name = "calcgrid-dev-data" }]
+  limits           = { memory_mb = 128, cpus = 0.25 }
+  healthcheck      = { test = ["CMD", "/usr/local/bin/calcgrid", "probe", "http://127.0.0.1:8080/healthz"] }
+  ports            = [{ internal = 8080, external = 18080 }]
 }
 
 run "names_and_labels" {
@@ -43,8 +44,29 @@ run "hardening" {
     error_message = "every container drops all capabilities"
   }
   assert {
-    condition     = length(terraform_data.pids_limit) == 3
-    error_message = "every container gets a pids limit"
+    condition     = length(terraform_data.pids_limit) == 3 && strcontains(terraform_data.pids_limit[0].triggers_replace[1], "256")
+    error_message = "every container gets a pids limit (256 by default)"
+  }
+}
+
+run "log_rotation_from_common" {
+  command = plan
+
+  variables {
+    common = { environment = "dev", log = { max_size = "1g", max_file = 5 } }
+  }
+  assert {
+    condition     = alltrue([for c in docker_container.this : c.log_opts == tomap({ "max-size" = "1g", "max-file" = "5" })])
+    error_message = "log rotation follows common.log"
+  }
+}
+
+run "env_and_instance_name" {
+  command = plan
+
+  assert {
+    condition     = output.env["calcgrid-dev-api-2"] == tolist(["CALCGRID_INSTANCE=calcgrid-dev-api-2", "CALCGRID_LISTEN=:8080"])
+    error_message = "every replica gets env plus instance_env_var set to its own name"
   }
 }
 
@@ -61,8 +83,15 @@ run "pinned_addresses_per_replica" {
   command = plan
 
   assert {
-    condition     = [for c in docker_container.this : one(c.networks_advanced).ipv4_address] == ["10.0.0.11", "10.0.0.12", "10.0.0.13"]
-    error_message = "replica n gets ipv4_addresses[n-1]"
+    condition     = [for name in output.names : output.networks[name]["calcgrid-dev-app"].ipv4_address] == ["10.0.0.11", "10.0.0.12", "10.0.0.13"]
+    error_message = "replica n gets ipv4_addresses[n-1] on the app network"
+  }
+  assert {
+    condition = jsonencode(output.networks["calcgrid-dev-api-3"]) == jsonencode({
+      "calcgrid-dev-app"  = { aliases = ["api"], ipv4_address = "10.0.0.13" }
+      "calcgrid-dev-data" = { aliases = [], ipv4_address = null }
+    })
+    error_message = "each replica joins every listed network, with its aliases; unpinned networks leave the address to Docker"
   }
 }
 
@@ -71,6 +100,15 @@ run "refuses_root" {
 
   variables {
     user = "0:0"
+  }
+  expect_failures = [var.user]
+}
+
+run "refuses_a_user_name" {
+  command = plan
+
+  variables {
+    user = "root"
   }
   expect_failures = [var.user]
 }
@@ -88,9 +126,45 @@ run "refuses_bad_environment_name" {
   command = plan
 
   variables {
-    environment = "Dev_1"
+    common = { environment = "Dev_1" }
   }
-  expect_failures = [var.environment]
+  expect_failures = [var.common]
+}
+
+run "refuses_bad_log_rotation" {
+  command = plan
+
+  variables {
+    common = { environment = "dev", log = { max_size = "10MB" } }
+  }
+  expect_failures = [var.common]
+}
+
+run "refuses_limits_out_of_range" {
+  command = plan
+
+  variables {
+    limits = { memory_mb = 8, cpus = 0.25 }
+  }
+  expect_failures = [var.limits]
+}
+
+run "refuses_zero_replicas" {
+  command = plan
+
+  variables {
+    replicas = 0
+  }
+  expect_failures = [var.replicas]
+}
+
+run "refuses_empty_entrypoint_part" {
+  command = plan
+
+  variables {
+    entrypoint = [""]
+  }
+  expect_failures = [var.entrypoint]
 }
 
 run "refuses_shell_less_healthcheck" {
@@ -115,10 +189,22 @@ run "whole_cpus_written_as_the_provider_reads_them" {
   command = plan
 
   variables {
-    cpus = 2
+    limits = { memory_mb = 128, cpus = 2 }
   }
   assert {
     condition     = docker_container.this[0].cpus == "2.0"
     error_message = "whole CPU counts are written as \"2.0\", as the provider reads them back (no perpetual diff)"
+  }
+}
+
+run "example" {
+  command = plan
+
+  module {
+    source = "./examples/basic"
+  }
+  assert {
+    condition     = output.names == ["calcgrid-demo-redis-1"]
+    error_message = "the example plans one container"
   }
 }

@@ -1,18 +1,19 @@
 mock_provider "docker" {}
 
 variables {
-  environment    = "dev"
-  image          = "nginx:1.27.4-bookworm"
-  edge_network   = "calcgrid-dev-edge"
-  app_network    = "calcgrid-dev-app"
-  published_port = 18080
-  memory_mb      = 64
-  cpus           = 0.25
+  common = {
+    environment = "dev"
+    networks    = { edge = "calcgrid-dev-edge", app = "calcgrid-dev-app" }
+    bind_ip     = "127.0.0.1"
+  }
+  image = "nginx:1.27.4-bookworm"
+  user  = "101:101"
   upstreams = [
     { name = "calcgrid-dev-api-1", address = "10.231.1.11:8080" },
     { name = "calcgrid-dev-api-2", address = "10.231.1.12:8080" },
     { name = "calcgrid-dev-api-3", address = "10.231.1.13:8080" },
   ]
+  loadbalancer = { memory_mb = 64, cpus = 0.25, rate_limit_rps = 10, rate_limit_burst = 20, client_max_body_size = "256k", keepalive = 32, port = 18080 }
 }
 
 run "config_balances_and_retries" {
@@ -20,7 +21,7 @@ run "config_balances_and_retries" {
 
   assert {
     condition     = output.name == "calcgrid-dev-loadbalancer-1" && output.endpoint == "http://127.0.0.1:18080"
-    error_message = "nginx is calcgrid-<env>-loadbalancer-1 on 127.0.0.1:<published_port>"
+    error_message = "nginx is calcgrid-<env>-loadbalancer-1 on 127.0.0.1:<port>"
   }
   assert {
     condition     = strcontains(output.config, "least_conn;")
@@ -48,12 +49,32 @@ run "config_balances_and_retries" {
   }
 }
 
+run "environment_variables" {
+  command = plan
+
+  assert {
+    condition     = module.container.env["calcgrid-dev-loadbalancer-1"] == tolist(["NGINX_CONF=${output.config}"])
+    error_message = "nginx gets the rendered config in NGINX_CONF and nothing else"
+  }
+}
+
+run "joins_the_edge_and_app_networks" {
+  command = plan
+
+  assert {
+    condition = jsonencode(module.container.networks["calcgrid-dev-loadbalancer-1"]) == jsonencode({
+      "calcgrid-dev-edge" = { aliases = [], ipv4_address = null }
+      "calcgrid-dev-app"  = { aliases = [], ipv4_address = null }
+    })
+    error_message = "nginx joins the edge network (published) and the app network (the API), not the data network"
+  }
+}
+
 run "rate_limit_per_environment" {
   command = plan
 
   variables {
-    rate_limit_rps   = 100
-    rate_limit_burst = 200
+    loadbalancer = merge(var.loadbalancer, { rate_limit_rps = 100, rate_limit_burst = 200 })
   }
   assert {
     condition     = strcontains(output.config, "rate=100r/s") && strcontains(output.config, "burst=200 nodelay")
@@ -77,4 +98,16 @@ run "refuses_no_upstreams" {
     upstreams = []
   }
   expect_failures = [var.upstreams]
+}
+
+run "example" {
+  command = plan
+
+  module {
+    source = "./examples/basic"
+  }
+  assert {
+    condition     = output.endpoint == "http://127.0.0.1:18080"
+    error_message = "the example publishes nginx on 127.0.0.1:18080"
+  }
 }

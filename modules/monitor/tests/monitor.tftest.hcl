@@ -1,16 +1,14 @@
 mock_provider "docker" {}
 
 variables {
-  environment         = "dev"
-  image               = "calcgrid-app:dev"
-  redis_addr          = "calcgrid-dev-redis-1:6379"
-  redis_password      = "0123456789abcdef0123456789abcdef"
-  data_network        = "calcgrid-dev-data"
-  edge_network        = "calcgrid-dev-edge"
-  published_port      = 15555
-  memory_mb           = 64
-  cpus                = 0.1
-  basic_auth_password = "correct-horse-battery"
+  app = {
+    environment = "dev"
+    image       = "calcgrid-app:dev"
+    redis       = { address = "calcgrid-dev-redis-1:6379", password = "0123456789abcdef0123456789abcdef" }
+    networks    = { data = "calcgrid-dev-data", edge = "calcgrid-dev-edge" }
+    bind_ip     = "127.0.0.1"
+  }
+  monitor = { memory_mb = 64, cpus = 0.1, readonly = false, user = "admin", password = "correct-horse-battery", port = 15555 }
 }
 
 run "published_on_loopback" {
@@ -18,24 +16,51 @@ run "published_on_loopback" {
 
   assert {
     condition     = output.name == "calcgrid-dev-monitor-1" && output.url == "http://127.0.0.1:15555/"
-    error_message = "the dashboard is calcgrid-<env>-monitor-1 on 127.0.0.1:<published_port>"
+    error_message = "the dashboard is calcgrid-<env>-monitor-1 on 127.0.0.1:<port>"
   }
 }
 
-run "refuses_privileged_port" {
+run "environment_variables" {
   command = plan
 
-  variables {
-    published_port = 80
+  assert {
+    condition = module.container.env["calcgrid-dev-monitor-1"] == tolist([
+      "CALCGRID_INSTANCE=calcgrid-dev-monitor-1",
+      "CALCGRID_LISTEN=:5555",
+      "CALCGRID_MONITOR_PASSWORD=correct-horse-battery",
+      "CALCGRID_MONITOR_READONLY=0",
+      "CALCGRID_MONITOR_USER=admin",
+      "CALCGRID_REDIS_ADDR=calcgrid-dev-redis-1:6379",
+      "CALCGRID_REDIS_PASSWORD=0123456789abcdef0123456789abcdef",
+    ])
+    error_message = "the dashboard gets Redis, basic auth, read-only mode and its instance name"
   }
-  expect_failures = [var.published_port]
 }
 
-run "refuses_short_password" {
+run "joins_the_data_and_edge_networks" {
   command = plan
 
-  variables {
-    basic_auth_password = "admin"
+  assert {
+    condition = jsonencode(module.container.networks["calcgrid-dev-monitor-1"]) == jsonencode({
+      "calcgrid-dev-data" = { aliases = [], ipv4_address = null }
+      "calcgrid-dev-edge" = { aliases = [], ipv4_address = null }
+    })
+    error_message = "the dashboard joins the data network (Redis) and the edge network (published), not the app network"
   }
-  expect_failures = [var.basic_auth_password]
+}
+
+run "example" {
+  command = plan
+
+  module {
+    source = "./examples/basic"
+  }
+  variables {
+    redis_password = "0123456789abcdef0123456789abcdef"
+    password       = "correct-horse-battery"
+  }
+  assert {
+    condition     = output.url == "http://127.0.0.1:15555/"
+    error_message = "the example publishes the dashboard on 127.0.0.1:15555"
+  }
 }

@@ -17,16 +17,24 @@ run "three_networks_named_by_environment" {
     error_message = "only the edge network routes outside"
   }
   assert {
-    condition     = one(docker_network.this["app"].ipam_config).subnet == "10.231.2.0/24"
-    error_message = "the app network uses app_subnet"
+    condition     = one(docker_network.this["app"].ipam_config).subnet == "10.231.2.0/24" && length(docker_network.this["data"].ipam_config) == 0
+    error_message = "the app network uses app_subnet; the others get theirs from Docker"
+  }
+  assert {
+    condition = alltrue([for n in docker_network.this :
+    contains([for l in n.labels : "${l.label}=${l.value}"], "calcgrid.env=staging") && contains([for l in n.labels : "${l.label}=${l.value}"], "calcgrid.role=network")])
+    error_message = "every network carries calcgrid.env and calcgrid.role=network"
   }
 }
 
-run "refuses_bad_subnet" {
+run "example" {
   command = plan
 
-  variables {
-    app_subnet = "10.231.2.0"
+  module {
+    source = "./examples/basic"
   }
-  expect_failures = [var.app_subnet]
+  assert {
+    condition     = output.networks == { edge = "calcgrid-dev-edge", app = "calcgrid-dev-app", data = "calcgrid-dev-data", app_subnet = "10.231.1.0/24" }
+    error_message = "the example plans the dev networks"
+  }
 }

@@ -1,21 +1,19 @@
 mock_provider "docker" {}
 
 variables {
-  environment  = "dev"
-  image        = "redis:7.4.2-bookworm"
-  network      = "calcgrid-dev-data"
-  password     = "0123456789abcdef0123456789abcdef"
-  memory_mb    = 256
-  maxmemory_mb = 192
-  cpus         = 0.25
+  common   = { environment = "dev", networks = { data = "calcgrid-dev-data" } }
+  image    = "redis:7.4.2-bookworm"
+  user     = "999:999"
+  password = "0123456789abcdef0123456789abcdef"
+  redis    = { memory_mb = 256, maxmemory_mb = 192, cpus = 0.25, appendonly = true, appendfsync = "everysec" }
 }
 
 run "durable_private_redis" {
   command = plan
 
   assert {
-    condition     = output.name == "calcgrid-dev-redis-1" && output.volume == "calcgrid-dev-redis-data"
-    error_message = "redis is calcgrid-<env>-redis-1 with volume calcgrid-<env>-redis-data"
+    condition     = output.name == "calcgrid-dev-redis-1" && output.volume == "calcgrid-dev-redis-data" && output.address == "calcgrid-dev-redis-1:6379"
+    error_message = "redis is calcgrid-<env>-redis-1:6379 with volume calcgrid-<env>-redis-data"
   }
   assert {
     condition     = length(module.container.ids) == 1
@@ -31,11 +29,29 @@ run "durable_private_redis" {
   }
 }
 
+run "environment_variables" {
+  command = plan
+
+  assert {
+    condition     = module.container.env["calcgrid-dev-redis-1"] == tolist(["REDISCLI_AUTH=0123456789abcdef0123456789abcdef", "REDIS_CONFIG=${local.config}"])
+    error_message = "Redis gets its config and its password in the environment, nothing else (no CALCGRID_* variables)"
+  }
+}
+
+run "only_on_the_data_network" {
+  command = plan
+
+  assert {
+    condition     = jsonencode(module.container.networks["calcgrid-dev-redis-1"]) == jsonencode({ "calcgrid-dev-data" = { aliases = ["redis"], ipv4_address = null } })
+    error_message = "Redis joins the data network only (alias redis) and is never published"
+  }
+}
+
 run "aof_configurable" {
   command = plan
 
   variables {
-    appendfsync = "always"
+    redis = merge(var.redis, { appendfsync = "always" })
   }
   assert {
     condition     = strcontains(local.config, "appendfsync always")
@@ -47,25 +63,22 @@ run "refuses_maxmemory_without_headroom" {
   command = plan
 
   variables {
-    maxmemory_mb = 250
+    redis = merge(var.redis, { maxmemory_mb = 250 })
   }
   expect_failures = [docker_volume.data]
 }
 
-run "refuses_weak_password" {
+run "example" {
   command = plan
 
-  variables {
-    password = "secret"
+  module {
+    source = "./examples/basic"
   }
-  expect_failures = [var.password]
-}
-
-run "refuses_unknown_fsync_policy" {
-  command = plan
-
   variables {
-    appendfsync = "sometimes"
+    password = "0123456789abcdef0123456789abcdef"
   }
-  expect_failures = [var.appendfsync]
+  assert {
+    condition     = output.address == "calcgrid-dev-redis-1:6379"
+    error_message = "the example plans the dev Redis"
+  }
 }

@@ -1,16 +1,17 @@
 mock_provider "docker" {}
 
 variables {
-  environment    = "dev"
-  image          = "calcgrid-app:dev"
-  redis_addr     = "calcgrid-dev-redis-1:6379"
-  redis_password = "0123456789abcdef0123456789abcdef"
-  data_network   = "calcgrid-dev-data"
-  memory_mb      = 384
-  cpus           = 0.5
+  app = {
+    environment = "dev"
+    image       = "calcgrid-app:dev"
+    redis       = { address = "calcgrid-dev-redis-1:6379", password = "0123456789abcdef0123456789abcdef" }
+    networks    = { data = "calcgrid-dev-data" }
+    diagnostics = true
+  }
+  worker = { replicas = 3, memory_mb = 384, cpus = 0.5, concurrency = 2, shutdown_timeout = 30 }
 }
 
-run "workers_only_on_the_data_network" {
+run "three_workers" {
   command = plan
 
   assert {
@@ -19,20 +20,56 @@ run "workers_only_on_the_data_network" {
   }
 }
 
-run "refuses_zero_concurrency" {
+run "environment_variables" {
   command = plan
 
-  variables {
-    concurrency = 0
+  assert {
+    condition = module.container.env["calcgrid-dev-worker-3"] == tolist([
+      "CALCGRID_DIAGNOSTICS=1",
+      "CALCGRID_INSTANCE=calcgrid-dev-worker-3",
+      "CALCGRID_LISTEN=:9090",
+      "CALCGRID_REDIS_ADDR=calcgrid-dev-redis-1:6379",
+      "CALCGRID_REDIS_PASSWORD=0123456789abcdef0123456789abcdef",
+      "CALCGRID_SHUTDOWN_TIMEOUT=25s",
+      "CALCGRID_WORKER_CONCURRENCY=2",
+    ])
+    error_message = "a worker gets Redis, diagnostics, its concurrency, a shutdown timeout 5 s under Docker's and its own instance name"
   }
-  expect_failures = [var.concurrency]
 }
 
-run "refuses_bad_redis_addr" {
+run "only_on_the_data_network" {
+  command = plan
+
+  assert {
+    condition = alltrue([for name, nets in module.container.networks :
+    jsonencode(nets) == jsonencode({ "calcgrid-dev-data" = { aliases = [], ipv4_address = null } })])
+    error_message = "workers join the data network only: they reach Redis and nothing else"
+  }
+}
+
+run "docker_waits_for_the_requeue" {
   command = plan
 
   variables {
-    redis_addr = "redis"
+    worker = merge(var.worker, { shutdown_timeout = 3 })
   }
-  expect_failures = [var.redis_addr]
+  assert {
+    condition     = contains(module.container.env["calcgrid-dev-worker-1"], "CALCGRID_SHUTDOWN_TIMEOUT=1s")
+    error_message = "the worker's own shutdown timeout is at least 1 s"
+  }
+}
+
+run "example" {
+  command = plan
+
+  module {
+    source = "./examples/basic"
+  }
+  variables {
+    redis_password = "0123456789abcdef0123456789abcdef"
+  }
+  assert {
+    condition     = output.names == ["calcgrid-dev-worker-1", "calcgrid-dev-worker-2", "calcgrid-dev-worker-3"]
+    error_message = "the example plans three dev workers"
+  }
 }

@@ -1,0 +1,34 @@
+# Redis of environment "dev" on that environment's data network.
+terraform {
+  required_providers {
+    docker = { source = "kreuzwerker/docker", version = ">= 4.0.0, < 5.0.0" }
+  }
+}
+
+variable "password" {
+  description = "Redis password, 32 to 128 letters or digits."
+  type        = string
+  sensitive   = true
+}
+
+module "network" {
+  source = "../../../network"
+
+  environment = "dev"
+  app_subnet  = "10.231.1.0/24"
+}
+
+module "redis" {
+  source = "../.."
+
+  common   = { environment = "dev", networks = { data = module.network.data } }
+  image    = "redis:7.4.2-bookworm"
+  user     = "999:999"
+  password = var.password
+  redis    = { memory_mb = 256, maxmemory_mb = 192, cpus = 0.25, appendonly = true, appendfsync = "everysec" }
+}
+
+output "address" {
+  description = "host:port of Redis on the data network."
+  value       = module.redis.address
+}
