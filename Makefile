@@ -8,8 +8,16 @@ ENV  ?= dev
 ROLE ?=
 FROM ?= dev
 TO   ?= staging
+RUN  ?=
 BIN  := $(CURDIR)/.bin
 export PATH := $(BIN):$(PATH)
+# The stack driver (tests/stack), built by the bootstrap: the one place that
+# chooses the binary, the workspace and the var-files.
+STACK := $(BIN)/calcgrid-stack
+# What the bootstrap makes ready: `up` (the stack) or `test` (also make test's tools).
+BOOTSTRAP_FOR ?= up
+# make test runs every part and reports each one's result, even after a failure.
+TEST_PARTS := lint test-unit fuzz test-modules test-stack
 
 ##@ Develop
 help: ## Show this help
@@ -21,50 +29,62 @@ build: ## Build the calcgrid binary into .bin/
 run-local: build ## Run redis-server, api, worker and monitor as local processes (Ctrl-C stops all)
 	scripts/run-local.sh
 
-lint: ## gofmt, go vet, staticcheck, tofu fmt
+lint: bootstrap ## gofmt, go vet, staticcheck, shellcheck, terraform fmt/validate, tflint
 	scripts/lint.sh
 
 ##@ Test
-test: test-unit fuzz test-modules test-stack ## Everything: app (unit + integration), fuzz, module tests, stack suite
+test: BOOTSTRAP_FOR := test
+test: bootstrap ## Everything: lint, app (unit + integration), fuzz, module tests, stack suite
+	@passed=(); failed=(); \
+	for part in $(TEST_PARTS); do \
+	  printf '\n==> make %s\n' "$$part"; \
+	  if $(MAKE) --no-print-directory $$part BOOTSTRAP_FOR=test; then passed+=("$$part"); else failed+=("$$part"); fi; \
+	done; \
+	printf '\nmake test:\n'; \
+	for p in "$${passed[@]}"; do printf '  ok    %s\n' "$$p"; done; \
+	for p in "$${failed[@]}"; do printf '  FAIL  %s\n' "$$p"; done; \
+	printf 'make-test: %d passed, %d failed\n' "$${#passed[@]}" "$${#failed[@]}"; \
+	[[ $${#failed[@]} -eq 0 ]]
 
-test-unit: ## Go unit and integration tests of app/ (each test starts its own redis-server)
+test-unit: ## Go tests of app/ (each integration test starts its own redis-server) and of the stack driver
 	go test -count=1 -timeout 20m ./app/...
+	cd tests && go test -count=1 -skip '^TestStack$$' ./...
 
 fuzz: ## Fuzz the submission decoder for FUZZTIME (default 10s)
 	go test -run '^$$' -fuzz FuzzDecodeSubmission -fuzztime $${FUZZTIME:-10s} ./app/internal/api
 
-test-modules: bootstrap ## tofu/terraform test of every module with mocked providers
-	scripts/stack.sh test-modules
+test-modules: bootstrap ## terraform/tofu test of every module with mocked providers
+	$(STACK) test-modules
 
-test-stack: bootstrap ## terratest suite against a real dev stack (RUN=regex for one scenario)
-	scripts/stack.sh test-stack
+test-stack: bootstrap ## terratest suite against a real dev stack (RUN=regex picks scenarios)
+	$(STACK) test-stack '$(RUN)'
 
 bench: ## Kernel benchmarks, Go against C (gcc -O3)
 	scripts/bench.sh
 
 ##@ Stack (ENV=dev|staging|prod)
-bootstrap: ## Make Terraform/OpenTofu, the docker provider and base images available (air-gapped if needed)
-	scripts/bootstrap.sh
+bootstrap: ## Make the prerequisites, Terraform/OpenTofu, the docker provider and base images available
+	scripts/bootstrap.sh --for $(BOOTSTRAP_FOR)
 
-doctor: ## Report which mode (online / air-gapped) each piece is in
+doctor: ## List every prerequisite and piece: found, missing, will install; online or air-gapped
 	scripts/bootstrap.sh --doctor
 
 up: bootstrap ## Build and apply ENV, wait for health, print endpoints
-	scripts/stack.sh up $(ENV)
+	$(STACK) up $(ENV)
 
-down: ## Destroy ENV's containers and networks (the Redis volume stays)
-	scripts/stack.sh down $(ENV)
+down: bootstrap ## Destroy ENV's containers and networks (the Redis volume stays)
+	$(STACK) down $(ENV)
 
-destroy-data: ## Delete ENV's Redis volume (after make down)
-	scripts/stack.sh destroy-data $(ENV)
+destroy-data: bootstrap ## Delete ENV's Redis volume (after make down)
+	$(STACK) destroy-data $(ENV)
 
-status: ## Show ENV's containers and health
-	scripts/stack.sh status $(ENV)
+status: bootstrap ## Show ENV's containers and health
+	$(STACK) status $(ENV)
 
-logs: ## Follow ENV's logs (ROLE=api|worker|redis|loadbalancer|monitor)
-	scripts/stack.sh logs $(ENV) $(ROLE)
+logs: bootstrap ## Follow ENV's logs (ROLE=api|worker|redis|loadbalancer|monitor)
+	$(STACK) logs $(ENV) $(ROLE)
 
 promote: bootstrap ## Deploy FROM's running app image to TO, without a rebuild
-	scripts/stack.sh promote $(FROM) $(TO)
+	$(STACK) promote $(FROM) $(TO)
 
 .PHONY: help build run-local lint test test-unit fuzz test-modules test-stack bench bootstrap doctor up down destroy-data status logs promote

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Makes everything `make up` needs available, online or air-gapped:
+# Makes everything `make up` (and `make test`) needs available, online or air-gapped:
 #   1. Docker engine        must answer (nothing to build)
-#   2. terraform / tofu     from PATH, else OpenTofu built from scripts/tools/tofu into .bin/
-#   3. docker provider      from the registry, else built from scripts/tools/docker-provider
+#   2. stack driver         .bin/calcgrid-stack, built from tests/cmd/calcgrid-stack
+#   3. prerequisites        the distribution's programs that are missing (debootstrap when
+#                           images must be built; redis-server and shellcheck for make test):
+#                           installed with apt-get when running as root, else a stop at once
+#                           with the command to run
+#   4. terraform / tofu     from PATH, else OpenTofu built from scripts/tools/tofu into .bin/
+#   5. docker provider      from the registry, else built from scripts/tools/docker-provider
 #                           into a filesystem mirror (.cache/terraform/) with a generated CLI config
-#   4. base images          official pinned tags, else built from Debian packages
+#   6. base images          official pinned tags, else built from Debian packages
 #                           (debootstrap + docker import + scripts/images/*)
-#   5. .cache/env.sh and .cache/images.auto.tfvars.json for scripts/stack.sh and tests/
+#   7. .cache/bootstrap.json (and .cache/images.auto.tfvars.json), read by the stack driver
 #
-# Usage: scripts/bootstrap.sh             bootstrap (idempotent; a warm run only checks)
-#        scripts/bootstrap.sh --doctor    report the mode of each piece, change nothing
-#        scripts/bootstrap.sh --recheck   forget remembered registry probes, probe again
+# Usage: scripts/bootstrap.sh [--for up|test]   bootstrap (idempotent; a warm run only checks)
+#        scripts/bootstrap.sh --doctor          report each piece and prerequisite, change nothing
+#        scripts/bootstrap.sh --recheck         forget remembered registry probes, probe again
 #
 # Environment: TF_BINARY (terraform, tofu or a path) picks the IaC binary;
 # DEBIAN_MIRROR overrides the Debian mirror read from the host's apt sources.
@@ -28,8 +33,7 @@ PROVIDER_VERSION=4.6.0
 DEBIAN_SUITE=bookworm
 
 # The official images are the root module's variable defaults
-# (terraform/variables.tf), read at run time so there is one place to pin them.
-ROOT_VARIABLES="$ROOT/terraform/variables.tf"
+# (terraform/variables.tf), read by the stack driver: one place pins them.
 declare -A OFFICIAL=()
 IMAGE_KEYS=(redis_image nginx_image go_builder_image runtime_image)
 # Air-gapped replacements: tag and scripts/images/<dir>; the tag carries the
@@ -40,7 +44,9 @@ LOCAL_CA_DIR=/usr/local/share/ca-certificates
 declare -A AIRGAP_DIR=([redis_image]=redis [nginx_image]=nginx [go_builder_image]=go [runtime_image]=runtime)
 
 STEP=0
-STEPS=5
+STEPS=7
+STACK="$BIN/calcgrid-stack"
+PURPOSE=up
 T0=$(date +%s%N)
 
 say()  { printf '%s\n' "$*"; }
@@ -85,20 +91,21 @@ require_go() {
   command -v go >/dev/null 2>&1 || die "Go is needed to build $1 (install Go $(awk '/^go /{print $2}' "$TOOLS/tofu/go.mod") or newer)"
 }
 
-# official_default KEY prints the default of `variable "KEY"` in the root module.
-official_default() {
-  awk -v var="$1" '
-    $1 == "variable" && $2 == "\"" var "\"" { inside = 1; next }
-    inside && $1 == "default" { gsub(/^[^"]*"|"[^"]*$/, ""); print; exit }
-    inside && /^}/ { exit }' "$ROOT_VARIABLES"
+load_official_images() {
+  local key value
+  while IFS='=' read -r key value; do OFFICIAL[$key]=$value; done < <("$STACK" official-images)
+  for key in "${IMAGE_KEYS[@]}"; do
+    [[ -n ${OFFICIAL[$key]:-} ]] || die "the stack driver names no official image for $key"
+  done
 }
 
-load_official_images() {
-  local key
-  for key in "${IMAGE_KEYS[@]}"; do
-    OFFICIAL[$key]=$(official_default "$key")
-    [[ -n ${OFFICIAL[$key]} ]] || die "no default for variable \"$key\" in ${ROOT_VARIABLES#"$ROOT"/}"
-  done
+# ---------------------------------------------------------------- stack driver
+# build_driver: the Go side of the stack (tests/stack); go build is a no-op
+# when nothing changed.
+build_driver() {
+  require_go "the stack driver"
+  mkdir -p "$BIN"
+  run_logged "$CACHE/logs/driver-build.log" go build -C "$ROOT/tests" -o "$STACK" ./cmd/calcgrid-stack
 }
 
 # ---------------------------------------------------------------- docker
@@ -424,12 +431,6 @@ build_airgap_image() {
   say "    $tag: built ($(fmt_ms "$(ms_since "$t")"))"
 }
 
-# image_registry_reachable: a bounded pull of the smallest official image.
-image_registry_reachable() {
-  mkdir -p "$CACHE/logs"
-  timeout 20 docker pull "${OFFICIAL[redis_image]}" >"$CACHE/logs/image-probe.log" 2>&1
-}
-
 ensure_images() {
   step "base images (redis, nginx, Go builder, runtime)"
   mkdir -p "$STATE"
@@ -442,11 +443,9 @@ ensure_images() {
     done_step "official images, all present locally"
     return
   fi
+  # The prerequisites step probed the registry (it decides whether debootstrap is needed).
   mode=$(recall images.mode)
-  if [[ -z $mode ]]; then
-    if image_registry_reachable; then mode=registry; else mode=airgap; fi
-    remember images.mode "$mode"
-  fi
+  [[ -n $mode ]] || die "the image registry was not probed (.cache/bootstrap/images.mode); run scripts/bootstrap.sh --recheck"
   for key in "${IMAGE_KEYS[@]}"; do echo "${OFFICIAL[$key]}" >"$STATE/image.$key"; done
   if [[ $mode == registry ]]; then
     for key in "${missing[@]}"; do
@@ -463,34 +462,12 @@ ensure_images() {
 
 # ---------------------------------------------------------------- outputs
 write_outputs() {
-  step "generated settings (.cache/env.sh, .cache/images.auto.tfvars.json)"
-  local key sep="" json="{" goproxy goflags
-  for key in "${IMAGE_KEYS[@]}"; do
-    json+="$sep\n  \"$key\": \"$(cat "$STATE/image.$key")\""
-    sep=","
-  done
-  printf '%b\n}\n' "$json" >"$CACHE/images.auto.tfvars.json.tmp"
-  mv "$CACHE/images.auto.tfvars.json.tmp" "$CACHE/images.auto.tfvars.json"
-
-  goproxy=$(go env GOPROXY 2>/dev/null || true)
-  goflags=$(go env GOFLAGS 2>/dev/null || true)
-  {
-    echo "# Generated by scripts/bootstrap.sh; sourced by scripts/stack.sh and the tests."
-    echo "# Re-run scripts/bootstrap.sh (make bootstrap) to refresh; do not edit."
-    printf 'export TF_BINARY=%q\n' "$TF"
-    if [[ -f $CLI_CONFIG ]]; then
-      printf 'export TF_CLI_CONFIG_FILE=%q\n' "$CLI_CONFIG"
-    elif [[ -n ${TF_CLI_CONFIG_FILE:-} && ! -f $TF_CLI_CONFIG_FILE ]]; then
-      echo "unset TF_CLI_CONFIG_FILE # it pointed to a missing file"
-    fi
-    # shellcheck disable=SC2016 # $PATH expands when env.sh is sourced
-    printf 'case ":$PATH:" in *:%q:*) ;; *) export PATH=%q:"$PATH" ;; esac\n' "$BIN" "$BIN"
-    echo "# Image build arguments for app/Dockerfile, taken from the host's Go settings."
-    printf 'export TF_VAR_go_proxy=%q\n' "$goproxy"
-    printf 'export TF_VAR_go_flags=%q\n' "$goflags"
-  } >"$CACHE/env.sh.tmp"
-  mv "$CACHE/env.sh.tmp" "$CACHE/env.sh"
-  done_step "TF_BINARY=$TF; images: $(tr -d '\n ' <"$CACHE/images.auto.tfvars.json")"
+  step "record (.cache/bootstrap.json, .cache/images.auto.tfvars.json)"
+  local key args=(-tf-binary "$TF" -go-proxy "$(go env GOPROXY)" -go-flags "$(go env GOFLAGS)")
+  [[ ! -f $CLI_CONFIG ]] || args+=(-cli-config "$CLI_CONFIG")
+  for key in "${IMAGE_KEYS[@]}"; do args+=(-image "$key=$(cat "$STATE/image.$key")"); done
+  "$STACK" record-bootstrap "${args[@]}"
+  done_step "TF_BINARY=$TF"
 }
 
 # ---------------------------------------------------------------- doctor
@@ -504,6 +481,8 @@ doctor() {
     "$BIN"/*)   printf '%-18s %s\n' "IaC binary" "$(user_cli_config_env "$tf" version | head -n1), built into .bin/ (air-gapped)" ;;
     *)          printf '%-18s %s\n' "IaC binary" "$(user_cli_config_env "$tf" version | head -n1), found on PATH at $tf" ;;
   esac
+
+  "$STACK" prereqs -for test || ok=1
 
   mode=$(recall provider.mode)
   case $mode in
@@ -530,8 +509,8 @@ doctor() {
   if image_present "$AIRGAP_BASE"; then
     printf '%-18s %s (air-gapped base, from debootstrap)\n' "debian base" "$AIRGAP_BASE"
   fi
-  if [[ -f $CACHE/env.sh ]]; then
-    printf '%-18s %s\n' "settings" ".cache/env.sh, .cache/images.auto.tfvars.json"
+  if [[ -f $CACHE/bootstrap.json ]]; then
+    printf '%-18s %s\n' "settings" ".cache/bootstrap.json, .cache/images.auto.tfvars.json"
   else
     ok=1; printf '%-18s %s\n' "settings" "not generated yet: run make bootstrap"
   fi
@@ -543,14 +522,22 @@ main() {
   local cmd=bootstrap
   case ${1:-} in
     "") ;;
+    --for)
+      PURPOSE=${2:-}
+      [[ $PURPOSE == up || $PURPOSE == test ]] || die "--for takes up or test, not '$PURPOSE'" ;;
     --doctor) cmd=doctor ;;
     --recheck) rm -f "$STATE/provider.mode" "$STATE/images.mode" ;;
     -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (use --doctor, --recheck or --help)" ;;
   esac
   mkdir -p "$CACHE" "$STATE"
-  load_official_images
-  if [[ $cmd == doctor ]]; then doctor; return; fi
+  if [[ $cmd == doctor ]]; then
+    docker_engine >/dev/null || die "the Docker engine does not answer: start Docker (docker version must work)"
+    build_driver
+    load_official_images
+    doctor
+    return
+  fi
 
   # One bootstrap at a time: make up and the test runner may start together.
   if command -v flock >/dev/null 2>&1; then
@@ -562,6 +549,13 @@ main() {
   local engine
   engine=$(docker_engine) || die "the Docker engine does not answer: start Docker (docker version must work)"
   done_step "$engine"
+  step "stack driver (.bin/calcgrid-stack)"
+  build_driver
+  load_official_images
+  done_step "built"
+  step "prerequisites (for make $PURPOSE)"
+  "$STACK" prereqs -for "$PURPOSE" -install || die "prerequisites missing (see above); nothing was built"
+  done_step "all present"
   ensure_tf
   ensure_provider
   ensure_images

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make lint: gofmt, go vet and staticcheck over every Go module in the repo
-# (root and tests/), then `fmt -check` over the Terraform code. Every check
-# runs; the script fails at the end if any of them did, listing which.
+# (root and tests/), shellcheck over the shell scripts, then `fmt -check`,
+# `validate` and tflint over the Terraform code (the IaC binary is the one the
+# bootstrap chose, run through the stack driver). Every check runs; the script
+# fails at the end if any of them did, listing which.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -11,6 +13,8 @@ export PATH=$bin:$PATH
 # Pinned so CI and laptops agree (checked against Go 1.26); bump it together
 # with the go directive in go.mod.
 staticcheck_version=v0.8.2
+tflint_version=v0.64.0
+stack=$bin/calcgrid-stack
 
 failed=()
 step() { printf '==> %s\n' "$*"; }
@@ -45,29 +49,34 @@ for dir in "${modules[@]}"; do
   (cd "$dir" && staticcheck ./...) || fail "staticcheck $dir"
 done
 
-tf=""
-for candidate in tofu terraform; do
-  if command -v "$candidate" >/dev/null 2>&1; then
-    tf=$candidate
-    break
+step "shellcheck"
+mapfile -t scripts < <(git ls-files -co --exclude-standard -- '*.sh' '.ci/run')
+shellcheck -x "${scripts[@]}" || fail shellcheck
+
+[[ -x $stack ]] || { echo "  $stack is missing: run make bootstrap" >&2; exit 1; }
+for dir in modules terraform environments tests; do
+  [[ -d $dir ]] || continue
+  step "fmt -check -recursive $dir"
+  if ! "$stack" tf . fmt -check -recursive -list=true "$dir"; then
+    echo "  fix with: .bin/calcgrid-stack tf . fmt -recursive $dir"
+    fail "fmt $dir"
   fi
 done
-tf_dirs=()
-for dir in modules terraform environments tests; do
-  [[ -d $dir ]] && tf_dirs+=("$dir")
-done
-if [[ -z $tf ]]; then
-  step "terraform fmt: SKIPPED, neither tofu nor terraform is on PATH (make bootstrap provides one)"
-else
-  for dir in "${tf_dirs[@]}"; do
-    step "$tf fmt -check -recursive $dir"
-    # fmt reads no CLI configuration; unsetting it avoids warnings about a missing file.
-    if ! env -u TF_CLI_CONFIG_FILE "$tf" fmt -check -recursive -list=true "$dir"; then
-      echo "  fix with: $tf fmt -recursive $dir"
-      fail "$tf fmt $dir"
-    fi
-  done
+
+step "validate (every module and the root module)"
+"$stack" validate || fail validate
+
+# Captured first: grep -q would close the pipe early and, under pipefail,
+# fail the check even when the version matches.
+have_tflint=$(tflint --version 2>/dev/null || true)
+if [[ $have_tflint != *"version ${tflint_version#v}"* ]]; then
+  step "installing tflint $tflint_version into .bin/"
+  GOBIN=$bin go install "github.com/terraform-linters/tflint@$tflint_version"
 fi
+for dir in modules/*/ terraform/; do
+  step "tflint $dir"
+  tflint --chdir="$dir" --config="$root/.tflint.hcl" || fail "tflint $dir"
+done
 
 if ((${#failed[@]})); then
   printf '\nlint FAILED:\n' >&2

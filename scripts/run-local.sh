@@ -64,6 +64,7 @@ start() {
   pids[$name]=$!
 }
 
+# shellcheck disable=SC2317 # called from the traps below
 stop() {
   [[ -n $stopping ]] && return
   stopping=1
@@ -89,6 +90,7 @@ command -v setsid >/dev/null && shield=(setsid)
   --save "" --appendonly no --protected-mode yes --logfile "$PWD/$dir/redis.log" &
 pids[redis]=$!
 
+# shellcheck disable=SC2317 # called through wait_for
 redis_ready() {
   local reply
   exec 3<>"/dev/tcp/127.0.0.1/$redis_port" || return 1
@@ -117,6 +119,7 @@ start worker env CALCGRID_LISTEN="127.0.0.1:$worker_port" "$bin" worker
 start monitor env CALCGRID_LISTEN="127.0.0.1:$monitor_port" "$bin" monitor
 apps=(api worker monitor)
 
+# shellcheck disable=SC2317 # called through wait_for
 healthy() { curl -fsS -o /dev/null --max-time 1 "$1"; }
 wait_for api healthy "http://127.0.0.1:$api_port/readyz"
 wait_for worker healthy "http://127.0.0.1:$worker_port/readyz"

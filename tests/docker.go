@@ -1,9 +1,13 @@
 package tests
 
 import (
+	"context"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	driver "github.com/calcgrid/calcgrid/tests/stack"
 )
 
 // docker runs the docker CLI and returns its trimmed output, failing the test
@@ -21,18 +25,7 @@ func docker(t testing.TB, args ...string) string {
 // a run that was interrupted before its teardown.
 func removeLeftovers(t testing.TB, env string) {
 	t.Helper()
-	label := "label=calcgrid.env=" + env
-	if ids := strings.Fields(docker(t, "ps", "-aq", "--filter", label)); len(ids) > 0 {
-		t.Logf("removing %d leftover containers of %s", len(ids), env)
-		docker(t, append([]string{"rm", "-f"}, ids...)...)
+	if err := driver.RemoveLeftovers(context.WithoutCancel(t.Context()), env, os.Stdout); err != nil {
+		t.Error(err)
 	}
-	if ids := strings.Fields(docker(t, "network", "ls", "-q", "--filter", label)); len(ids) > 0 {
-		t.Logf("removing %d leftover networks of %s", len(ids), env)
-		docker(t, append([]string{"network", "rm"}, ids...)...)
-	}
-}
-
-func volumeExists(t testing.TB, name string) bool {
-	t.Helper()
-	return exec.Command("docker", "volume", "inspect", name).Run() == nil
 }

@@ -2,11 +2,9 @@ package tests
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
-
-	"github.com/gruntwork-io/terratest/modules/logger"
-	"github.com/gruntwork-io/terratest/modules/terraform"
 )
 
 // scenarioHealth: every container healthy, /healthz and /readyz answer 200
@@ -14,6 +12,32 @@ import (
 // an append-only file on its volume.
 func (s *stack) scenarioHealth(t *testing.T) {
 	s.testHealth(t)
+
+	// Each role joins exactly its networks: workers only the data network
+	// (no route out), nginx never the data network, Redis only the data one.
+	wantNetworks := map[string][]string{
+		"redis":        {"data"},
+		"api":          {"app", "data"},
+		"worker":       {"data"},
+		"loadbalancer": {"app", "edge"},
+		"monitor":      {"data", "edge"},
+	}
+	for role, nets := range wantNetworks {
+		var want []string
+		for _, n := range nets {
+			want = append(want, "calcgrid-"+env+"-"+n)
+		}
+		for _, name := range s.containers[role] {
+			var got []string
+			for n := range inspect(t, name).NetworkSettings.Networks {
+				got = append(got, n)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s (%s) is on networks %v, want %v", name, role, got, want)
+			}
+		}
+	}
 
 	c := s.client(t, s.vars(t))
 	for _, path := range []string{"/healthz", "/readyz"} {
@@ -30,12 +54,9 @@ func (s *stack) scenarioHealth(t *testing.T) {
 	}
 
 	t.Run("dashboard", func(t *testing.T) {
-		url := terraform.Output(t, s.opts, "monitor_url")
-		user := terraform.Output(t, s.opts, "monitor_user")
-		// A copy of the options that does not echo the secret into the test log.
-		quiet := *s.opts
-		quiet.Logger = logger.Discard
-		password := terraform.Output(t, &quiet, "monitor_password")
+		url := s.output(t, "monitor_url")
+		user := s.output(t, "monitor_user")
+		password := s.output(t, "monitor_password") // never logged
 		get := func(auth bool) int {
 			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 			if err != nil {

@@ -8,14 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/gruntwork-io/terratest/modules/terraform"
 )
 
 // task is the API's task object (GET /v1/tasks/{id}).
@@ -271,39 +268,9 @@ type sizing struct {
 // checks the environment's real settings instead of copies of them.
 func (s *stack) vars(t *testing.T) envVars {
 	t.Helper()
-	return consoleVars(t, s.opts, env)
-}
-
-func consoleVars(t *testing.T, opts *terraform.Options, workspace string) envVars {
-	t.Helper()
-	args := []string{"-chdir=" + opts.TerraformDir, "console"}
-	for _, f := range opts.VarFiles {
-		args = append(args, "-var-file="+f)
-	}
-	for k, v := range opts.Vars {
-		args = append(args, fmt.Sprintf("-var=%s=%v", k, v))
-	}
-	cmd := exec.CommandContext(t.Context(), opts.TerraformBinary, args...)
-	cmd.Env = os.Environ()
-	for k, v := range opts.EnvVars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	cmd.Env = append(cmd.Env, "TF_WORKSPACE="+workspace)
-	cmd.Stdin = strings.NewReader(`jsonencode({redis = var.redis, api = var.api, worker = var.worker, loadbalancer = var.loadbalancer, monitor = var.monitor, log_max_size = var.log_max_size, log_max_file = var.log_max_file})` + "\n")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("terraform console: %v\n%s", err, stderr.String())
-	}
-	// console prints the string as an HCL literal: a quoted JSON document.
-	var doc string
-	if err := json.Unmarshal(bytes.TrimSpace(out), &doc); err != nil {
-		t.Fatalf("terraform console output %q: %v", out, err)
-	}
 	var v envVars
-	if err := json.Unmarshal([]byte(doc), &v); err != nil {
-		t.Fatalf("terraform console variables %s: %v", doc, err)
+	if err := s.env.Console(t.Context(), `jsonencode({redis = var.redis, api = var.api, worker = var.worker, loadbalancer = var.loadbalancer, monitor = var.monitor, log_max_size = var.log_max_size, log_max_file = var.log_max_file})`, &v); err != nil {
+		t.Fatalf("terraform console: %v", err)
 	}
 	return v
 }
@@ -432,8 +399,12 @@ func inspect(t *testing.T, name string) containerInfo {
 }
 
 type containerInfo struct {
-	ID    string
-	Image string
+	ID              string
+	Image           string
+	RestartCount    int
+	NetworkSettings struct {
+		Networks map[string]struct{ IPAddress string }
+	}
 	State struct {
 		Status    string
 		OOMKilled bool
@@ -444,6 +415,7 @@ type containerInfo struct {
 		Memory        int64
 		MemorySwap    int64
 		NanoCpus      int64
+		PidsLimit     *int64
 		RestartPolicy struct{ Name string }
 		LogConfig     struct {
 			Type   string

@@ -7,19 +7,27 @@ import (
 	"time"
 )
 
-// scenarioLimits: a burst of CPU-bound tasks OOM-kills no container, and each
-// container's memory and CPU limits, log rotation and restart policy are the
-// ones the environment's variables ask for.
+// scenarioLimits: a burst of tasks that fill every worker slot with real
+// allocations (Longstaff–Schwartz keeps every path in memory: 40 MB a task)
+// OOM-kills and restarts no container, and each container's memory, CPU and
+// pids limits, log rotation and restart policy are the ones the
+// environment's variables ask for.
 func (s *stack) scenarioLimits(t *testing.T) {
 	v := s.vars(t)
 	c := s.client(t, v)
 
+	restarts := map[string]int{}
+	for _, name := range s.allContainers() {
+		restarts[name] = inspect(t, name).RestartCount
+	}
+	lsm := map[string]any{"style": "american", "kind": "put", "method": "monte_carlo", "spot": 36, "strike": 40,
+		"rate": 0.06, "volatility": 0.2, "maturity_years": 1, "paths": 100000, "steps": 50, "seed": 1}
 	var ids []string
 	for range 2 * v.Worker.Replicas * v.Worker.Concurrency {
-		tk, _ := c.submit(t, submission{Type: "diagnostic.cpu", Payload: map[string]any{"ms": 1500}})
+		tk, _ := c.submit(t, submission{Type: "option.price", Payload: lsm})
 		ids = append(ids, tk.ID)
 	}
-	c.waitCompleted(t, ids, 2*time.Minute)
+	c.waitCompleted(t, ids, 3*time.Minute)
 
 	want := map[string]struct {
 		replicas int
@@ -42,6 +50,12 @@ func (s *stack) scenarioLimits(t *testing.T) {
 			hc := info.HostConfig
 			if info.State.OOMKilled {
 				t.Errorf("%s was OOM-killed", name)
+			}
+			if info.RestartCount != restarts[name] {
+				t.Errorf("%s restarted %d times during the burst", name, info.RestartCount-restarts[name])
+			}
+			if hc.PidsLimit == nil || *hc.PidsLimit <= 0 || *hc.PidsLimit > 4096 {
+				t.Errorf("%s: pids limit %v, want a bound (1..4096)", name, hc.PidsLimit)
 			}
 			if mem := int64(w.memoryMB) << 20; hc.Memory != mem || hc.MemorySwap != mem {
 				t.Errorf("%s: memory %d, swap %d bytes; want both %d (%v MB)", name, hc.Memory, hc.MemorySwap, mem, w.memoryMB)

@@ -1,24 +1,29 @@
 package tests
 
 import (
-	"encoding/json"
-	"maps"
+	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gruntwork-io/terratest/modules/terraform"
+	driver "github.com/calcgrid/calcgrid/tests/stack"
 )
 
-// scenarioPromotion: staging comes up beside dev, `make promote FROM=dev
-// TO=staging` makes staging run dev's app image ID, both are healthy, and
-// destroying staging leaves dev's containers untouched.
+// scenarioPromotion: staging comes up beside dev (`make up ENV=staging`),
+// `make promote FROM=dev TO=staging` makes staging run dev's app image ID,
+// both are healthy, and `make down ENV=staging` leaves dev's containers
+// untouched. The Makefile targets go through the same driver as the suite.
 func (s *stack) scenarioPromotion(t *testing.T) {
 	const to = "staging"
-	root := repoRoot(t)
-	volume := "calcgrid-" + to + "-redis-data"
-	volumeExisted := volumeExists(t, volume)
+	staging := openEnv(t, to)
+	root, err := driver.FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	volumeExisted := staging.VolumeExists(t.Context())
 	run := func(t *testing.T, name string, args ...string) {
 		t.Helper()
 		start := time.Now()
@@ -31,9 +36,9 @@ func (s *stack) scenarioPromotion(t *testing.T) {
 		t.Logf("%s %s: %s", name, strings.Join(args, " "), time.Since(start).Round(time.Second))
 	}
 	down := func(t *testing.T) {
-		run(t, "scripts/stack.sh", "down", to)
+		run(t, "make", "down", "ENV="+to)
 		if !volumeExisted {
-			run(t, "scripts/stack.sh", "destroy-data", to)
+			run(t, "make", "destroy-data", "ENV="+to)
 		}
 	}
 	destroyed := false
@@ -48,26 +53,22 @@ func (s *stack) scenarioPromotion(t *testing.T) {
 	for _, name := range s.allContainers() {
 		devBefore[name] = inspect(t, name)
 	}
-	devImage := terraform.Output(t, s.opts, "app_image")
+	devImage := s.output(t, "app_image")
+	selectedBefore := selectedWorkspace(t, root)
 
-	run(t, "scripts/stack.sh", "up", to)
+	run(t, "make", "up", "ENV="+to)
 	run(t, "make", "promote", "FROM="+env, "TO="+to)
+	if got := selectedWorkspace(t, root); got != selectedBefore {
+		t.Errorf("the checkout's selected workspace changed from %q to %q: the driver must select workspaces per process (TF_WORKSPACE)", selectedBefore, got)
+	}
 
-	// Staging's own state, selected for these commands only.
-	stagingOpts := *s.opts
-	stagingOpts.EnvVars = maps.Clone(s.opts.EnvVars)
-	stagingOpts.EnvVars["TF_WORKSPACE"] = to
-	if got := terraform.Output(t, &stagingOpts, "app_image"); got != devImage {
+	stagingStack := loadStack(t, to)
+	if got := stagingStack.output(t, "app_image"); got != devImage {
 		t.Errorf("staging app_image %s, want dev's %s", got, devImage)
 	}
-	var staging map[string][]string
-	if err := json.Unmarshal([]byte(terraform.OutputJson(t, &stagingOpts, "containers")), &staging); err != nil {
-		t.Fatalf("staging output containers: %v", err)
-	}
-	stagingStack := &stack{opts: &stagingOpts, endpoint: terraform.Output(t, &stagingOpts, "endpoint"), containers: staging}
 	stagingStack.waitHealthy(t, 2*time.Minute)
 	for _, role := range []string{"api", "worker", "monitor"} {
-		for _, name := range staging[role] {
+		for _, name := range stagingStack.containers[role] {
 			if img := inspect(t, name).Image; img != devImage {
 				t.Errorf("staging %s runs image %s, want dev's %s", name, img, devImage)
 			}
@@ -88,4 +89,18 @@ func (s *stack) scenarioPromotion(t *testing.T) {
 				name, before.ID, after.ID, before.State.StartedAt, after.State.StartedAt)
 		}
 	}
+}
+
+// selectedWorkspace is the checkout's own workspace selection (what a plain
+// `terraform` in terraform/ would use), "default" when none was made.
+func selectedWorkspace(t *testing.T, root string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "terraform", ".terraform", "environment"))
+	if errors.Is(err, os.ErrNotExist) {
+		return "default"
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }

@@ -1,61 +1,115 @@
 package tests
 
 import (
-	"encoding/json"
+	"os"
+	"regexp"
+	"strings"
 	"testing"
 
-	"github.com/gruntwork-io/terratest/modules/terraform"
+	driver "github.com/calcgrid/calcgrid/tests/stack"
 	test_structure "github.com/gruntwork-io/terratest/modules/test-structure"
 )
 
-// TestStack applies the dev workspace once and runs every scenario against
-// it as a subtest. Stages can be skipped to keep the stack between runs:
+// scenario is one named check of the applied stack.
+type scenario struct {
+	name string
+	run  func(*stack, *testing.T)
+}
+
+// scenarios run in this order: the ones that disturb the stack come last, and
+// each of those leaves it healthy again for the next one.
+var scenarios = []scenario{
+	{"Health", (*stack).scenarioHealth},
+	{"EndToEnd", (*stack).scenarioEndToEnd},
+	{"Routing", (*stack).scenarioRouting},
+	{"Priority", (*stack).scenarioPriority},
+	{"Limits", (*stack).scenarioLimits},
+	{"Promotion", (*stack).scenarioPromotion},
+	{"APIFailover", (*stack).scenarioAPIFailover},
+	{"WorkerFailover", (*stack).scenarioWorkerFailover},
+	{"RedisRestart", (*stack).scenarioRedisRestart},
+}
+
+// selected returns the scenarios whose names match the regular expression in
+// CALCGRID_SCENARIOS (all when it is empty); a pattern that matches none is
+// an error, so a typo never deploys a stack to check nothing.
+func selected(pattern string) ([]scenario, error) {
+	if pattern == "" {
+		pattern = "."
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, err
+	}
+	var out []scenario
+	var names []string
+	for _, s := range scenarios {
+		names = append(names, s.name)
+		if re.MatchString(s.name) {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return nil, &noMatchError{pattern, strings.Join(names, ", ")}
+	}
+	return out, nil
+}
+
+type noMatchError struct{ pattern, names string }
+
+func (e *noMatchError) Error() string {
+	return "RUN=" + e.pattern + " matches no scenario; have: " + e.names
+}
+
+// TestStack applies the dev workspace once and runs the selected scenarios
+// against it as subtests. Stages can be skipped to keep the stack between
+// runs:
 //
 //	SKIP_teardown=1 go test -run TestStack ./...        # deploy, validate, keep
 //	SKIP_deploy=1 SKIP_teardown=1 go test -run TestStack # validate again
 //	SKIP_deploy=1 SKIP_validate=1 go test -run TestStack # tear it down
 func TestStack(t *testing.T) {
+	chosen, err := selected(os.Getenv(driver.Scenarios))
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer test_structure.RunTestStage(t, "teardown", func() { teardownStack(t) })
 	test_structure.RunTestStage(t, "deploy", func() { deployStack(t) })
 
 	test_structure.RunTestStage(t, "validate", func() {
-		s := loadStack(t)
-		// Scenarios that disturb the stack come last; each restores it
-		// (healthy again) before the next one starts.
-		t.Run("Health", s.scenarioHealth)
-		t.Run("EndToEnd", s.scenarioEndToEnd)
-		t.Run("Routing", s.scenarioRouting)
-		t.Run("Priority", s.scenarioPriority)
-		t.Run("Limits", s.scenarioLimits)
-		t.Run("Promotion", s.scenarioPromotion)
-		t.Run("APIFailover", s.scenarioAPIFailover)
-		t.Run("WorkerFailover", s.scenarioWorkerFailover)
-		t.Run("RedisRestart", s.scenarioRedisRestart)
+		s := loadStack(t, env)
+		for _, sc := range chosen {
+			t.Run(sc.name, func(t *testing.T) { sc.run(s, t) })
+		}
 	})
 }
 
 // stack is what the scenarios know about the applied environment.
 type stack struct {
-	opts       *terraform.Options
+	env        *driver.Env
 	endpoint   string
 	containers map[string][]string
 }
 
-func loadStack(t *testing.T) *stack {
-	opts := test_structure.LoadTerraformOptions(t, workDir(t))
-	terraform.WorkspaceSelectOrNew(t, opts, env)
-	return &stack{
-		opts:       opts,
-		endpoint:   terraform.Output(t, opts, "endpoint"),
-		containers: containerNames(t, opts),
+func loadStack(t *testing.T, name string) *stack {
+	e := openEnv(t, name)
+	endpoint, err := e.Output(t.Context(), "endpoint")
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-// containerNames reads the root module's `containers` output: names by role.
-func containerNames(t *testing.T, opts *terraform.Options) map[string][]string {
 	var names map[string][]string
-	if err := json.Unmarshal([]byte(terraform.OutputJson(t, opts, "containers")), &names); err != nil {
+	if err := e.OutputJSON(t.Context(), "containers", &names); err != nil {
 		t.Fatalf("output containers: %v", err)
 	}
-	return names
+	return &stack{env: e, endpoint: endpoint, containers: names}
+}
+
+// output reads one string output of the applied environment.
+func (s *stack) output(t *testing.T, name string) string {
+	t.Helper()
+	v, err := s.env.Output(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

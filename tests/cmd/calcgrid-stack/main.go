@@ -1,0 +1,261 @@
+// Command calcgrid-stack is the Makefile's entry to the stack driver
+// (package stack): `make up`, `down`, `status`, `logs`, `promote`,
+// `destroy-data`, `test-modules`, `test-stack` and the bootstrap's record.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/calcgrid/calcgrid/tests/stack"
+)
+
+const usage = `usage: calcgrid-stack COMMAND [ARGS]
+
+  up ENV                 apply ENV (workspace ENV, environments/ENV.tfvars), wait for health
+  down ENV               destroy ENV's containers and networks; the Redis volume stays
+  destroy-data ENV       delete ENV's Redis volume (after down)
+  status ENV             containers, health, endpoints
+  logs ENV [ROLE]        follow logs (api|worker|redis|loadbalancer|monitor)
+  promote FROM TO        run FROM's app image ID in TO, without a rebuild
+  test-modules           test every module with mocked providers
+  validate               validate every module and the root module
+  test-stack [REGEX]     the terratest suite; REGEX picks scenarios (default: all)
+  tf DIR ARGS...         the bootstrap's terraform/tofu in DIR (relative to the root)
+  prereqs [-for up|test] [-install]
+                         the distribution's programs calcgrid needs: found, missing, will
+                         install; -install installs them (root with apt-get) or fails at once
+                         with the command to run
+  official-images        the root module's pinned base images, as KEY=IMAGE lines
+  record-bootstrap ...   (bootstrap.sh) record its decisions in .cache/bootstrap.json
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	var usageErr usageError
+	switch {
+	case errors.As(err, &usageErr):
+		fmt.Fprintf(os.Stderr, "calcgrid-stack: %v\n\n%s", err, usage)
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintf(os.Stderr, "calcgrid-stack: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+type usageError struct{ error }
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usageError{errors.New("missing command")}
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	root, err := stack.FindRoot(wd)
+	if err != nil {
+		return err
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "official-images":
+		images, err := stack.OfficialImages(root)
+		if err != nil {
+			return err
+		}
+		for _, k := range stack.ImageVariables() {
+			fmt.Printf("%s=%s\n", k, images[k])
+		}
+		return nil
+	case "record-bootstrap":
+		return recordBootstrap(root, args)
+	case "prereqs":
+		return prereqs(ctx, root, args)
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+		return nil
+	}
+
+	repo, err := stack.Open(root)
+	if err != nil {
+		return err
+	}
+	env := func(i int) (*stack.Env, error) {
+		if i >= len(args) {
+			return repo.Env("")
+		}
+		return repo.Env(args[i])
+	}
+	start := time.Now()
+	switch cmd {
+	case "up":
+		e, err := env(0)
+		if err != nil {
+			return err
+		}
+		if err := e.Up(ctx); err != nil {
+			return err
+		}
+		return printEndpoints(ctx, e, repo, start)
+	case "down":
+		e, err := env(0)
+		if err != nil {
+			return err
+		}
+		if err := e.Down(ctx); err != nil {
+			return err
+		}
+		fmt.Printf("%s is down in %s (the Redis volume stays; make destroy-data ENV=%s deletes it)\n", e.Name, time.Since(start).Round(time.Second), e.Name)
+		return nil
+	case "destroy-data":
+		e, err := env(0)
+		if err != nil {
+			return err
+		}
+		return e.DestroyData(ctx)
+	case "status":
+		e, err := env(0)
+		if err != nil {
+			return err
+		}
+		return e.Status(ctx)
+	case "logs":
+		e, err := env(0)
+		if err != nil {
+			return err
+		}
+		role := ""
+		if len(args) > 1 {
+			role = args[1]
+		}
+		return e.Logs(ctx, role)
+	case "promote":
+		if len(args) != 2 {
+			return usageError{errors.New("promote takes FROM and TO")}
+		}
+		from, err := env(0)
+		if err != nil {
+			return err
+		}
+		to, err := env(1)
+		if err != nil {
+			return err
+		}
+		if err := to.Promote(ctx, from); err != nil {
+			return err
+		}
+		return printEndpoints(ctx, to, repo, start)
+	case "test-modules":
+		return repo.TestModules(ctx)
+	case "validate":
+		return repo.Validate(ctx)
+	case "test-stack":
+		run := "."
+		if len(args) > 0 && args[0] != "" {
+			run = args[0]
+		}
+		return repo.TestStack(ctx, run)
+	case "tf":
+		if len(args) < 1 {
+			return usageError{errors.New("tf takes DIR and the arguments")}
+		}
+		return repo.TF(ctx, args[0], "", args[1:]...)
+	}
+	return usageError{fmt.Errorf("unknown command %q", cmd)}
+}
+
+func printEndpoints(ctx context.Context, e *stack.Env, repo *stack.Repo, start time.Time) error {
+	out := map[string]string{}
+	for _, name := range []string{"endpoint", "monitor_url", "monitor_user", "app_image"} {
+		v, err := e.Output(ctx, name)
+		if err != nil {
+			return err
+		}
+		out[name] = v
+	}
+	fmt.Printf(`
+%s is up in %s
+  endpoint     %s
+  monitor      %s   (user %s; password:
+               TF_WORKSPACE=%s %s -chdir=terraform output -raw monitor_password)
+  app image    %s
+
+  try:
+    curl -s -XPOST %s/v1/tasks -H 'Content-Type: application/json' \
+         -d '{"type":"diagnostic.noop","payload":{}}' -i
+    curl -s %s/v1/tasks/<id from the Location header>
+`, e.Name, time.Since(start).Round(time.Second), out["endpoint"], out["monitor_url"], out["monitor_user"],
+		e.Name, filepath.Base(repo.Boot.TFBinary), out["app_image"], out["endpoint"], out["endpoint"])
+	return nil
+}
+
+// recordBootstrap writes .cache/bootstrap.json from bootstrap.sh's findings.
+func recordBootstrap(root string, args []string) error {
+	fs := flag.NewFlagSet("record-bootstrap", flag.ContinueOnError)
+	var b stack.Bootstrap
+	fs.StringVar(&b.TFBinary, "tf-binary", "", "absolute path of terraform or tofu")
+	fs.StringVar(&b.CLIConfig, "cli-config", "", "CLI configuration pointing at the provider mirror (empty: the registry answers)")
+	fs.StringVar(&b.GoProxy, "go-proxy", "", "GOPROXY for the app image build")
+	fs.StringVar(&b.GoFlags, "go-flags", "", "GOFLAGS for the app image build")
+	b.Images = map[string]string{}
+	fs.Func("image", "KEY=IMAGE, once per base-image variable", func(s string) error {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || k == "" || v == "" {
+			return fmt.Errorf("want KEY=IMAGE, got %q", s)
+		}
+		b.Images[k] = v
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if !filepath.IsAbs(b.TFBinary) {
+		return usageError{fmt.Errorf("-tf-binary must be an absolute path, got %q", b.TFBinary)}
+	}
+	for _, k := range stack.ImageVariables() {
+		if b.Images[k] == "" {
+			return usageError{fmt.Errorf("missing -image %s=IMAGE", k)}
+		}
+	}
+	return b.Write(root)
+}
+
+func prereqs(ctx context.Context, root string, args []string) error {
+	fs := flag.NewFlagSet("prereqs", flag.ContinueOnError)
+	purpose := fs.String("for", string(stack.ForUp), "up (make up) or test (make test)")
+	install := fs.Bool("install", false, "install what is missing, or fail with the command to run")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if *purpose != string(stack.ForUp) && *purpose != string(stack.ForTest) {
+		return usageError{fmt.Errorf("-for must be up or test, got %q", *purpose)}
+	}
+	airgap, err := stack.NeedsAirgapBase(ctx, root)
+	if err != nil {
+		return err
+	}
+	m := stack.Machine{Purpose: stack.Purpose(*purpose), LookPath: exec.LookPath, Root: os.Geteuid() == 0, AirgapImages: airgap}
+	if *install {
+		return stack.EnsurePrereqs(ctx, m, os.Stdout)
+	}
+	states := stack.CheckPrereqs(m)
+	for _, s := range states {
+		fmt.Printf("%-18s %s (%s)\n", s.Command, s.Status(m), s.Why)
+	}
+	if missing := stack.Missing(states); len(missing) > 0 {
+		return fmt.Errorf("missing %s", strings.Join(missing, ", "))
+	}
+	return nil
+}

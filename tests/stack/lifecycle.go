@@ -1,0 +1,311 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Label is the container and network label that names the environment.
+const Label = "calcgrid.env"
+
+// RemoveLeftovers deletes the containers and networks labelled for env that
+// Terraform no longer tracks (an interrupted apply, a test that died).
+func RemoveLeftovers(ctx context.Context, env string, log io.Writer) error {
+	filter := "label=" + Label + "=" + env
+	for _, kind := range []struct {
+		what     string
+		list, rm []string
+	}{
+		{"containers", []string{"ps", "-aq", "--filter", filter}, []string{"rm", "-f"}},
+		{"networks", []string{"network", "ls", "-q", "--filter", filter}, []string{"network", "rm"}},
+	} {
+		out, err := exec.CommandContext(ctx, "docker", kind.list...).Output()
+		if err != nil {
+			return fmt.Errorf("docker %s: %w", strings.Join(kind.list, " "), err)
+		}
+		ids := strings.Fields(string(out))
+		if len(ids) == 0 {
+			continue
+		}
+		fmt.Fprintf(log, "removing %d leftover %s of %s\n", len(ids), kind.what, env)
+		if out, err := exec.CommandContext(ctx, "docker", append(kind.rm, ids...)...).CombinedOutput(); err != nil {
+			return fmt.Errorf("docker %s: %w\n%s", strings.Join(kind.rm, " "), err, out)
+		}
+	}
+	return nil
+}
+
+// VolumeName is the environment's Redis volume.
+func (e *Env) VolumeName() string { return "calcgrid-" + e.Name + "-redis-data" }
+
+// VolumeExists reports whether the environment's Redis volume exists.
+func (e *Env) VolumeExists(ctx context.Context) bool {
+	return exec.CommandContext(ctx, "docker", "volume", "inspect", e.VolumeName()).Run() == nil
+}
+
+// InitRoot initialises the root module once per Repo.
+func (r *Repo) InitRoot(ctx context.Context) error {
+	r.initMu.Lock()
+	defer r.initMu.Unlock()
+	if r.initialised {
+		return nil
+	}
+	if err := r.Init(ctx, rootDir); err != nil {
+		return err
+	}
+	r.initialised = true
+	return nil
+}
+
+// Up removes leftovers of an interrupted run, applies the environment and
+// waits until /healthz answers through nginx.
+func (e *Env) Up(ctx context.Context) error {
+	if err := e.repo.InitRoot(ctx); err != nil {
+		return err
+	}
+	if err := RemoveLeftovers(ctx, e.Name, e.repo.Stdout); err != nil {
+		return err
+	}
+	if err := e.Apply(ctx); err != nil {
+		return err
+	}
+	endpoint, err := e.Output(ctx, "endpoint")
+	if err != nil {
+		return err
+	}
+	return waitHTTP(ctx, endpoint+"/healthz", time.Minute)
+}
+
+// waitHTTP polls url until it answers 200.
+func waitHTTP(ctx context.Context, url string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := &http.Client{Timeout: 2 * time.Second}
+	var last string
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not answer 200 within %s (last: %s)", url, timeout, last)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// Down destroys the environment's containers and networks; the Redis volume
+// stays. An environment that was never applied has only leftovers to remove.
+func (e *Env) Down(ctx context.Context) error {
+	if err := e.repo.InitRoot(ctx); err != nil {
+		return err
+	}
+	exists, err := e.Exists(ctx)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		fmt.Fprintf(e.repo.Stdout, "workspace %s does not exist: nothing was applied there\n", e.Name)
+		return RemoveLeftovers(ctx, e.Name, e.repo.Stdout)
+	}
+	return e.Destroy(ctx)
+}
+
+// DestroyData deletes the environment's Redis volume; its containers must be
+// gone first.
+func (e *Env) DestroyData(ctx context.Context) error {
+	out, err := exec.CommandContext(ctx, "docker", "ps", "-aq", "--filter", "label="+Label+"="+e.Name).Output()
+	if err != nil {
+		return fmt.Errorf("docker ps: %w", err)
+	}
+	if len(strings.Fields(string(out))) > 0 {
+		return fmt.Errorf("%s still has containers: run `make down ENV=%s` first", e.Name, e.Name)
+	}
+	if !e.VolumeExists(ctx) {
+		fmt.Fprintf(e.repo.Stdout, "volume %s does not exist; nothing to delete\n", e.VolumeName())
+		return nil
+	}
+	if out, err := exec.CommandContext(ctx, "docker", "volume", "rm", e.VolumeName()).CombinedOutput(); err != nil {
+		return fmt.Errorf("docker volume rm %s: %w\n%s", e.VolumeName(), err, out)
+	}
+	fmt.Fprintf(e.repo.Stdout, "deleted volume %s\n", e.VolumeName())
+	return nil
+}
+
+// Promote makes e run from's app image ID, without a rebuild.
+func (e *Env) Promote(ctx context.Context, from *Env) error {
+	if from.Name == e.Name {
+		return fmt.Errorf("FROM and TO are both %q", e.Name)
+	}
+	if err := e.repo.InitRoot(ctx); err != nil {
+		return err
+	}
+	image, err := from.Output(ctx, "app_image")
+	if err != nil {
+		return fmt.Errorf("%s has no app_image output: run `make up ENV=%s` first: %w", from.Name, from.Name, err)
+	}
+	if out, err := exec.CommandContext(ctx, "docker", "image", "inspect", image).CombinedOutput(); err != nil {
+		return fmt.Errorf("image %s of %s is not on this Docker host: %w\n%s", image, from.Name, err, out)
+	}
+	fmt.Fprintf(e.repo.Stdout, "promoting %s's app image %s to %s (no rebuild)\n", from.Name, image, e.Name)
+	if e.Vars == nil {
+		e.Vars = map[string]string{}
+	}
+	e.Vars["app_image_override"] = image
+	return e.Up(ctx)
+}
+
+// Status prints the environment's containers and, once applied, its outputs.
+func (e *Env) Status(ctx context.Context) error {
+	cmd := exec.CommandContext(ctx, "docker", "ps", "-a", "--filter", "label="+Label+"="+e.Name,
+		"--format", `table {{.Names}}\t{{.Label "calcgrid.role"}}\t{{.Status}}\t{{.Ports}}`)
+	cmd.Stdout, cmd.Stderr = e.repo.Stdout, e.repo.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("docker ps: %w", err)
+	}
+	if err := e.repo.InitRoot(ctx); err != nil {
+		return err
+	}
+	if ok, err := e.Exists(ctx); err != nil || !ok {
+		return err
+	}
+	fmt.Fprintln(e.repo.Stdout)
+	for _, name := range []string{"endpoint", "monitor_url", "app_image"} {
+		v, err := e.Output(ctx, name)
+		if err != nil {
+			v = "-"
+		}
+		fmt.Fprintf(e.repo.Stdout, "%-12s %s\n", name, v)
+	}
+	return nil
+}
+
+// Logs follows the logs of the environment's running containers (of one role
+// when role is not empty), each line prefixed with its container's name.
+func (e *Env) Logs(ctx context.Context, role string) error {
+	args := []string{"ps", "--format", "{{.Names}}", "--filter", "label=" + Label + "=" + e.Name}
+	if role != "" {
+		args = append(args, "--filter", "label=calcgrid.role="+role)
+	}
+	out, err := exec.CommandContext(ctx, "docker", args...).Output()
+	if err != nil {
+		return fmt.Errorf("docker ps: %w", err)
+	}
+	names := strings.Fields(string(out))
+	if len(names) == 0 {
+		return fmt.Errorf("no running containers for ENV=%s%s", e.Name, map[bool]string{true: " ROLE=" + role}[role != ""])
+	}
+	sort.Strings(names)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, n := range names {
+		cmd := exec.CommandContext(ctx, "docker", "logs", "-f", "--tail", "20", n)
+		w := &prefixWriter{prefix: n + " | ", out: e.repo.Stdout, mu: &mu}
+		cmd.Stdout, cmd.Stderr = w, w
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = cmd.Run() }()
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+// prefixWriter writes whole lines, each behind a prefix.
+type prefixWriter struct {
+	prefix string
+	out    io.Writer
+	mu     *sync.Mutex
+	buf    []byte
+}
+
+func (w *prefixWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for {
+		i := strings.IndexByte(string(w.buf), '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		w.mu.Lock()
+		fmt.Fprintf(w.out, "%s%s\n", w.prefix, w.buf[:i])
+		w.mu.Unlock()
+		w.buf = w.buf[i+1:]
+	}
+}
+
+// ModuleDirs are the folders with module tests: every module, then the root.
+func (r *Repo) ModuleDirs() []string {
+	dirs, _ := filepath.Glob(filepath.Join(r.Root, "modules", "*", "tests"))
+	var out []string
+	for _, d := range dirs {
+		rel, _ := filepath.Rel(r.Root, filepath.Dir(d))
+		out = append(out, rel)
+	}
+	sort.Strings(out)
+	return append(out, rootDir)
+}
+
+// TestModules runs `test` (mocked providers) in every module folder and
+// reports every failing one, not only the first.
+func (r *Repo) TestModules(ctx context.Context) error {
+	var failed []error
+	for _, dir := range r.ModuleDirs() {
+		fmt.Fprintf(r.Stdout, "==> test %s\n", dir)
+		if err := r.Init(ctx, dir); err != nil {
+			failed = append(failed, err)
+			continue
+		}
+		// The root module's workspace guard compares with the workspace; its
+		// tests run in "default".
+		if err := r.TF(ctx, dir, "default", "test", "-no-color"); err != nil {
+			failed = append(failed, fmt.Errorf("%s: %w", dir, err))
+		}
+	}
+	return errors.Join(failed...)
+}
+
+// Validate runs `validate` in every module and the root module.
+func (r *Repo) Validate(ctx context.Context) error {
+	dirs, _ := filepath.Glob(filepath.Join(r.Root, "modules", "*", "main.tf"))
+	var failed []error
+	for _, f := range append(dirs, filepath.Join(r.Root, rootDir, "main.tf")) {
+		dir, _ := filepath.Rel(r.Root, filepath.Dir(f))
+		if err := r.Init(ctx, dir); err != nil {
+			failed = append(failed, err)
+			continue
+		}
+		if err := r.TF(ctx, dir, "default", "validate", "-no-color"); err != nil {
+			failed = append(failed, fmt.Errorf("%s: %w", dir, err))
+		}
+	}
+	return errors.Join(failed...)
+}
+
+// Scenarios is the environment variable that selects the stack suite's
+// scenarios (a regular expression on their names).
+const Scenarios = "CALCGRID_SCENARIOS"
+
+// TestStack runs the terratest suite with the scenarios matching run.
+func (r *Repo) TestStack(ctx context.Context, run string) error {
+	cmd := exec.CommandContext(ctx, "go", "test", "-v", "-count=1", "-timeout", "60m", "-run", "^TestStack$", ".")
+	cmd.Dir = filepath.Join(r.Root, "tests")
+	cmd.Env = append(os.Environ(), Scenarios+"="+run)
+	cmd.Stdout, cmd.Stderr = r.Stdout, r.Stderr
+	return cmd.Run()
+}
