@@ -473,7 +473,12 @@ write_outputs() {
 # ---------------------------------------------------------------- doctor
 doctor() {
   local ok=0 tf mode key img kind
-  printf '%-18s %s\n' "docker engine" "$(docker_engine || { ok=1; echo 'NOT REACHABLE (start Docker)'; })"
+  # Not in a $(...) each: a subshell could not set ok.
+  local found
+  found=$(docker_engine) || { ok=1; found='NOT REACHABLE (start Docker)'; }
+  printf '%-18s %s\n' "docker engine" "$found"
+  found=$(go version 2>/dev/null) || { ok=1; found='MISSING: install Go (the version in go.mod or newer)'; }
+  printf '%-18s %s\n' "go" "$found"
 
   tf=$(TF_BINARY=${TF_BINARY:-} resolve_tf 2>/dev/null || echo "missing")
   case $tf in
