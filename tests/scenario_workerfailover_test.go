@@ -49,9 +49,10 @@ func (s *stack) scenarioWorkerFailover(t *testing.T) {
 		t.Logf("task %s: worker %s SIGKILLed at %s; completed %s later after %d attempts (recovery = lease expiry + recoverer pass)",
 			tk.ID, victim, killed.Format(time.TimeOnly), done.CompletedAt.Sub(killed).Round(time.Second), done.Attempts)
 		// asynq's 30 s lease + its 30 s skew margin + a recoverer pass each
-		// minute bound the recovery at 120 s (README, Reliability).
-		if took := done.CompletedAt.Sub(killed); took > 130*time.Second {
-			t.Errorf("task %s completed %s after its worker was killed, over the documented 120 s bound", tk.ID, took.Round(time.Second))
+		// minute bound the recovery at 120 s (README, Reliability); the task
+		// then runs its 5 s again, and 25 s allow for a loaded host.
+		if took := done.CompletedAt.Sub(killed); took > 150*time.Second {
+			t.Errorf("task %s completed %s after its worker was killed: over the documented 120 s recovery + the task's 5 s + 25 s", tk.ID, took.Round(time.Second))
 		}
 		finishers := s.workerOf(t, tk.ID, "task succeeded", since)
 		if len(finishers) != 1 || finishers[0] == victim {
