@@ -249,52 +249,46 @@ func (w *prefixWriter) Write(p []byte) (int, error) {
 	}
 }
 
-// ModuleDirs are the folders with module tests: every module, then the root.
+// ModuleDirs are every module's folder, then the root module's, relative to
+// the repository root.
 func (r *Repo) ModuleDirs() []string {
-	dirs, _ := filepath.Glob(filepath.Join(r.Root, "modules", "*", "tests"))
+	mains, _ := filepath.Glob(filepath.Join(r.Root, "modules", "*", "main.tf"))
 	var out []string
-	for _, d := range dirs {
-		rel, _ := filepath.Rel(r.Root, filepath.Dir(d))
+	for _, m := range mains {
+		rel, _ := filepath.Rel(r.Root, filepath.Dir(m))
 		out = append(out, rel)
 	}
 	sort.Strings(out)
 	return append(out, rootDir)
 }
 
-// TestModules runs `test` (mocked providers) in every module folder and
-// reports every failing one, not only the first.
-func (r *Repo) TestModules(ctx context.Context) error {
+// inEveryModule initialises every module folder and runs the IaC command
+// args in it, in the "default" workspace (the root module's workspace guard
+// is satisfied there by its tests' own override); every failing folder is
+// reported, not only the first.
+func (r *Repo) inEveryModule(ctx context.Context, args ...string) error {
 	var failed []error
 	for _, dir := range r.ModuleDirs() {
-		fmt.Fprintf(r.Stdout, "==> test %s\n", dir)
+		fmt.Fprintf(r.Stdout, "==> %s %s\n", args[0], dir)
 		if err := r.Init(ctx, dir); err != nil {
 			failed = append(failed, err)
 			continue
 		}
-		// The root module's workspace guard compares with the workspace; its
-		// tests run in "default".
-		if err := r.TF(ctx, dir, "default", "test", "-no-color"); err != nil {
+		if err := r.TF(ctx, dir, "default", args...); err != nil {
 			failed = append(failed, fmt.Errorf("%s: %w", dir, err))
 		}
 	}
 	return errors.Join(failed...)
 }
 
-// Validate runs `validate` in every module and the root module.
+// TestModules runs every module's tests (mocked providers).
+func (r *Repo) TestModules(ctx context.Context) error {
+	return r.inEveryModule(ctx, "test", "-no-color")
+}
+
+// Validate validates every module and the root module.
 func (r *Repo) Validate(ctx context.Context) error {
-	dirs, _ := filepath.Glob(filepath.Join(r.Root, "modules", "*", "main.tf"))
-	var failed []error
-	for _, f := range append(dirs, filepath.Join(r.Root, rootDir, "main.tf")) {
-		dir, _ := filepath.Rel(r.Root, filepath.Dir(f))
-		if err := r.Init(ctx, dir); err != nil {
-			failed = append(failed, err)
-			continue
-		}
-		if err := r.TF(ctx, dir, "default", "validate", "-no-color"); err != nil {
-			failed = append(failed, fmt.Errorf("%s: %w", dir, err))
-		}
-	}
-	return errors.Join(failed...)
+	return r.inEveryModule(ctx, "validate", "-no-color")
 }
 
 // Scenarios is the environment variable that selects the stack suite's
