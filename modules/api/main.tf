@@ -9,18 +9,11 @@ locals {
 module "container" {
   source = "../container"
 
-  common           = var.app
-  role             = "api"
-  replicas         = var.api.replicas
-  image            = var.app.image
-  user             = var.app.user
-  entrypoint       = [var.app.binary]
-  command          = ["api"]
-  instance_env_var = "CALCGRID_INSTANCE"
+  common   = var.app
+  role     = "api"
+  app      = merge(var.app, { port = local.port })
+  replicas = var.api.replicas
   env = {
-    CALCGRID_LISTEN            = ":${local.port}"
-    CALCGRID_REDIS_ADDR        = var.app.redis.address
-    CALCGRID_REDIS_PASSWORD    = var.app.redis.password
     CALCGRID_DIAGNOSTICS       = var.app.diagnostics ? "1" : "0"
     CALCGRID_QUEUE_MAX_PENDING = tostring(var.api.queue_max_pending)
   }
@@ -28,7 +21,6 @@ module "container" {
     { name = var.app.networks.app, aliases = ["api"], ipv4_addresses = local.addresses },
     { name = var.app.networks.data },
   ]
-  limits      = { memory_mb = var.api.memory_mb, cpus = var.api.cpus }
-  tmpfs       = { "/tmp" = "rw,noexec,nosuid,size=16m,mode=1777" }
-  healthcheck = { test = ["CMD", var.app.binary, "probe", "http://127.0.0.1:${local.port}/healthz"] }
+  limits = { memory_mb = var.api.memory_mb, cpus = var.api.cpus }
+  tmpfs  = { "/tmp" = "rw,noexec,nosuid,size=16m,mode=1777" }
 }

@@ -4,6 +4,23 @@ locals {
   # The provider reads whole numbers back as "1.0"; writing them the same way
   # avoids a perpetual replacement.
   cpus = floor(var.limits.cpus) == var.limits.cpus ? format("%.1f", var.limits.cpus) : tostring(var.limits.cpus)
+
+  # How a calcgrid role runs, said once for api, worker and monitor.
+  app = var.app == null ? null : {
+    env = {
+      CALCGRID_LISTEN         = ":${var.app.port}"
+      CALCGRID_REDIS_ADDR     = var.app.redis.address
+      CALCGRID_REDIS_PASSWORD = var.app.redis.password
+    }
+    healthcheck = { test = ["CMD", var.app.binary, "probe", "http://127.0.0.1:${var.app.port}/healthz"], interval = "5s", timeout = "3s", retries = 3, start_period = "10s" }
+  }
+  image            = var.app == null ? var.image : var.app.image
+  user             = var.app == null ? var.user : var.app.user
+  entrypoint       = var.app == null ? var.entrypoint : [var.app.binary]
+  command          = var.app == null ? var.command : [var.role]
+  instance_env_var = var.app == null ? var.instance_env_var : "CALCGRID_INSTANCE"
+  env              = merge(var.app == null ? {} : local.app.env, var.env)
+  healthcheck      = var.app == null ? var.healthcheck : local.app.healthcheck
 }
 
 resource "docker_container" "this" {
@@ -11,15 +28,15 @@ resource "docker_container" "this" {
 
   name       = local.names[count.index]
   hostname   = local.names[count.index]
-  image      = var.image
-  entrypoint = length(var.entrypoint) > 0 ? var.entrypoint : null
-  command    = length(var.command) > 0 ? var.command : null
+  image      = local.image
+  entrypoint = length(local.entrypoint) > 0 ? local.entrypoint : null
+  command    = length(local.command) > 0 ? local.command : null
   env = toset(concat(
-    [for k, v in var.env : "${k}=${v}"],
-    var.instance_env_var == "" ? [] : ["${var.instance_env_var}=${local.names[count.index]}"],
+    [for k, v in local.env : "${k}=${v}"],
+    local.instance_env_var == "" ? [] : ["${local.instance_env_var}=${local.names[count.index]}"],
   ))
 
-  user              = var.user
+  user              = local.user
   read_only         = true
   tmpfs             = var.tmpfs
   security_opts     = ["no-new-privileges:true"]
@@ -40,11 +57,11 @@ resource "docker_container" "this" {
   }
 
   healthcheck {
-    test         = var.healthcheck.test
-    interval     = var.healthcheck.interval
-    timeout      = var.healthcheck.timeout
-    retries      = var.healthcheck.retries
-    start_period = var.healthcheck.start_period
+    test         = local.healthcheck.test
+    interval     = local.healthcheck.interval
+    timeout      = local.healthcheck.timeout
+    retries      = local.healthcheck.retries
+    start_period = local.healthcheck.start_period
   }
 
   dynamic "networks_advanced" {
@@ -88,6 +105,11 @@ resource "docker_container" "this" {
   }
 
   lifecycle {
+    precondition {
+      condition = (var.app == null ? var.image != null && var.user != null && var.healthcheck != null
+      : var.image == null && var.user == null && var.healthcheck == null && length(var.entrypoint) == 0 && length(var.command) == 0 && var.instance_env_var == "")
+      error_message = "Give either app (a calcgrid role) or image, user and healthcheck (any other image), not both: app sets the image, user, entrypoint, command, instance variable and health check itself."
+    }
     precondition {
       condition     = alltrue([for n in var.networks : length(n.ipv4_addresses) == 0 || length(n.ipv4_addresses) == var.replicas])
       error_message = "Each network's ipv4_addresses must be empty or list one address per replica (${var.replicas})."

@@ -36,22 +36,41 @@ variable "replicas" {
   }
 }
 
-variable "image" {
-  description = "Image reference or ID the containers run."
-  type        = string
+variable "app" {
+  description = "Set for the calcgrid roles (api, worker, monitor); null for other images. The image, its binary and the uid:gid it runs as, the Redis it uses, and the port of the role's HTTP server: the container runs `<binary> <role>` with CALCGRID_LISTEN, CALCGRID_REDIS_ADDR, CALCGRID_REDIS_PASSWORD and CALCGRID_INSTANCE (its own name) set beside env, and its health check runs `<binary> probe http://127.0.0.1:<port>/healthz` (the runtime image has no shell). With app set, image, user, entrypoint, command, instance_env_var and healthcheck stay unset."
+  type = object({
+    image  = string
+    binary = string
+    user   = string
+    redis  = object({ address = string, password = string })
+    port   = number
+  })
+  default = null
 
   validation {
-    condition     = length(trimspace(var.image)) > 0
+    condition     = try(startswith(var.app.binary, "/") && var.app.port >= 1 && var.app.port <= 65535, var.app == null)
+    error_message = "app.binary must be an absolute path and app.port a TCP port."
+  }
+}
+
+variable "image" {
+  description = "Image reference or ID the containers run (not with app, which names the calcgrid image)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = try(length(trimspace(var.image)) > 0, var.image == null)
     error_message = "image must not be empty."
   }
 }
 
 variable "user" {
-  description = "Numeric non-root uid:gid the process runs as (it must own what the process writes in the image)."
+  description = "Numeric non-root uid:gid the process runs as (it must own what the process writes in the image); not with app."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^[1-9][0-9]*:[1-9][0-9]*$", var.user))
+    condition     = var.user == null || can(regex("^[1-9][0-9]*:[1-9][0-9]*$", var.user))
     error_message = "user must be a non-root numeric uid:gid such as 65532:65532."
   }
 }
@@ -149,7 +168,7 @@ variable "limits" {
 }
 
 variable "healthcheck" {
-  description = "Docker health check; test starts with CMD (exec form, e.g. [\"CMD\", \"/usr/local/bin/calcgrid\", \"probe\", \"http://127.0.0.1:8080/healthz\"]) or CMD-SHELL."
+  description = "Docker health check (not with app, which probes the role's /healthz); test starts with CMD (exec form, e.g. [\"CMD\", \"/usr/local/bin/calcgrid\", \"probe\", \"http://127.0.0.1:8080/healthz\"]) or CMD-SHELL."
   type = object({
     test         = list(string)
     interval     = optional(string, "5s")
@@ -157,13 +176,14 @@ variable "healthcheck" {
     retries      = optional(number, 3)
     start_period = optional(string, "10s")
   })
+  default = null
 
   validation {
-    condition     = length(var.healthcheck.test) >= 2 && contains(["CMD", "CMD-SHELL"], var.healthcheck.test[0])
+    condition     = try(length(var.healthcheck.test) >= 2 && contains(["CMD", "CMD-SHELL"], var.healthcheck.test[0]), var.healthcheck == null)
     error_message = "healthcheck.test must start with \"CMD\" or \"CMD-SHELL\" followed by the command."
   }
   validation {
-    condition     = alltrue([for d in [var.healthcheck.interval, var.healthcheck.timeout, var.healthcheck.start_period] : can(regex("^[0-9]+(ms|s|m)$", d))])
+    condition     = try(alltrue([for d in [var.healthcheck.interval, var.healthcheck.timeout, var.healthcheck.start_period] : can(regex("^[0-9]+(ms|s|m)$", d))]), var.healthcheck == null)
     error_message = "healthcheck durations must look like 500ms, 5s or 1m."
   }
 }

@@ -208,3 +208,38 @@ run "example" {
     error_message = "the example plans one container"
   }
 }
+
+run "calcgrid_role_from_app" {
+  command = plan
+
+  variables {
+    app              = { image = "calcgrid-app:dev", binary = "/usr/local/bin/calcgrid", user = "65532:65532", redis = { address = "calcgrid-dev-redis-1:6379", password = "0123456789abcdef" }, port = 9090 }
+    role             = "worker"
+    image            = null
+    user             = null
+    healthcheck      = null
+    instance_env_var = ""
+    env              = { CALCGRID_WORKER_CONCURRENCY = "2" }
+  }
+  assert {
+    condition = alltrue([for c in docker_container.this :
+      c.image == "calcgrid-app:dev" && c.user == "65532:65532" && c.entrypoint == tolist(["/usr/local/bin/calcgrid"]) && c.command == tolist(["worker"])
+    && [for h in c.healthcheck : h.test][0] == tolist(["CMD", "/usr/local/bin/calcgrid", "probe", "http://127.0.0.1:9090/healthz"])])
+    error_message = "a calcgrid role runs <binary> <role> as app.user and probes its own /healthz with the binary"
+  }
+  assert {
+    condition = nonsensitive(output.env["calcgrid-dev-worker-2"]) == tolist([
+      "CALCGRID_INSTANCE=calcgrid-dev-worker-2", "CALCGRID_LISTEN=:9090", "CALCGRID_REDIS_ADDR=calcgrid-dev-redis-1:6379",
+    "CALCGRID_REDIS_PASSWORD=0123456789abcdef", "CALCGRID_WORKER_CONCURRENCY=2"])
+    error_message = "a calcgrid role gets its listen address, Redis, its own name and the role's env"
+  }
+}
+
+run "refuses_app_beside_image" {
+  command = plan
+
+  variables {
+    app = { image = "calcgrid-app:dev", binary = "/usr/local/bin/calcgrid", user = "65532:65532", redis = { address = "r:6379", password = "0123456789abcdef" }, port = 8080 }
+  }
+  expect_failures = [docker_container.this]
+}
