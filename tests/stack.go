@@ -55,9 +55,11 @@ func workDir(t testing.TB) string {
 	return dir
 }
 
-// deployStack removes leftovers of an interrupted run, then applies dev.
+// deployStack removes leftovers of an interrupted run (containers and
+// networks labelled dev, tracked or not), then applies dev from scratch.
 func deployStack(t *testing.T) {
 	e := openEnv(t, env)
+	removeLeftovers(t, env)
 	test_structure.SaveString(t, workDir(t), "volumeExisted", boolString(e.VolumeExists(t.Context())))
 	if err := e.Up(t.Context()); err != nil {
 		t.Fatal(err)

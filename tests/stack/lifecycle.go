@@ -67,13 +67,10 @@ func (r *Repo) InitRoot(ctx context.Context) error {
 	return nil
 }
 
-// Up removes leftovers of an interrupted run, applies the environment and
-// waits until /healthz answers through nginx.
+// Up applies the environment and waits until /healthz answers through
+// nginx. A running environment is left as it is where nothing changed.
 func (e *Env) Up(ctx context.Context) error {
 	if err := e.repo.InitRoot(ctx); err != nil {
-		return err
-	}
-	if err := RemoveLeftovers(ctx, e.Name, e.repo.Stdout); err != nil {
 		return err
 	}
 	if err := e.Apply(ctx); err != nil {
