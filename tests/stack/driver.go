@@ -154,8 +154,8 @@ func (r *Repo) tfCmd(ctx context.Context, dir, workspace string, args ...string)
 	return cmd
 }
 
-// Init initialises dir (relative to the root); its output goes to a log file
-// and is shown only on failure.
+// Init initialises dir (relative to the root); its output is shown only on
+// failure.
 func (r *Repo) Init(ctx context.Context, dir string) error {
 	out, err := r.tfOutput(ctx, dir, "", "", "init", "-input=false", "-no-color")
 	if err != nil {

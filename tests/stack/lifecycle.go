@@ -18,8 +18,10 @@ import (
 // Label is the container and network label that names the environment.
 const Label = "calcgrid.env"
 
-// RemoveLeftovers deletes the containers and networks labelled for env that
-// Terraform no longer tracks (an interrupted apply, a test that died).
+// RemoveLeftovers deletes every container and network labelled for env,
+// tracked by Terraform or not: what an interrupted apply or a test that died
+// left behind. It runs only where env is not meant to be up: after a destroy,
+// and before the suite deploys from scratch.
 func RemoveLeftovers(ctx context.Context, env string, log io.Writer) error {
 	filter := "label=" + Label + "=" + env
 	for _, kind := range []struct {
@@ -45,7 +47,8 @@ func RemoveLeftovers(ctx context.Context, env string, log io.Writer) error {
 	return nil
 }
 
-// VolumeName is the environment's Redis volume.
+// VolumeName is the environment's Redis volume, as modules/redis names it
+// (the name must be known while nothing is applied, so no output can say it).
 func (e *Env) VolumeName() string { return "calcgrid-" + e.Name + "-redis-data" }
 
 // VolumeExists reports whether the environment's Redis volume exists.
