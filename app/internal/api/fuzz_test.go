@@ -7,19 +7,23 @@ import (
 	"testing"
 
 	"github.com/calcgrid/calcgrid/app/internal/api"
-	"github.com/calcgrid/calcgrid/app/internal/diagnostic"
 	"github.com/calcgrid/calcgrid/app/internal/tasks"
 )
 
-// FuzzDecodeSubmission checks that no body panics the decoder, that every
-// rejection is a client error naming what is wrong, and that what it
-// accepts is within bounds and decodes again to the same task.
+// FuzzDecodeSubmission checks, over every registered type (the finance
+// types' decoders and validators included), that no body panics the decoder,
+// that every rejection is a client error naming what is wrong, that nothing
+// with a null is accepted, and that what it accepts is within bounds and
+// decodes again to the same task.
 func FuzzDecodeSubmission(f *testing.F) {
-	reg := tasks.NewRegistry()
-	if err := diagnostic.Register(reg); err != nil {
-		f.Fatal(err)
-	}
+	reg := fullRegistry(f)
 	for _, seed := range []string{
+		`{"type":"option.price","payload":{"style":"asian","kind":"call","spot":100,"strike":100,"rate":0.05,"volatility":0.2,"maturity_years":1,"paths":0,"steps":0}}`,
+		`{"type":"option.price","payload":{"style":"american","kind":"put","spot":36,"strike":40,"rate":0.06,"volatility":0.2,"maturity_years":1,"method":"monte_carlo","paths":-0,"seed":null}}`,
+		`{"type":"option.price","payload":{"style":"barrier","kind":"call","spot":100,"strike":100,"rate":0.05,"volatility":0.2,"maturity_years":1,"barrier":{"type":"up_and_out","level":120,"rebate":null}}}`,
+		`{"type":"portfolio.var","payload":{"positions":[{"name":null,"value":100,"drift":null,"volatility":0.2}],"horizon_days":0,"confidence":0,"simulations":0}}`,
+		`{"type":"portfolio.var","payload":{"positions":[{"value":1,"volatility":0.1},{"value":2,"volatility":0.2}],"correlation":[[1,null],[null,1]],"horizon_days":null,"confidence":null,"simulations":null}}`,
+		`{"type":"portfolio.var","payload":{"positions":[{},{},{}]}}`,
 		`{"type":"diagnostic.noop"}`,
 		`{"type":"diagnostic.sleep","payload":{"ms":250},"priority":"high","idempotency_key":"k-1","max_retry":2,"timeout_s":60}`,
 		`{"type":"diagnostic.fail","payload":{"mode":"panic","times":3}}`,
@@ -46,6 +50,9 @@ func FuzzDecodeSubmission(f *testing.F) {
 				t.Fatal("error without message")
 			}
 			return
+		}
+		if nulls := tasks.NullFields(body, "", 1); len(nulls) > 0 {
+			t.Fatalf("accepted %q with null at %s: null never stands for a default", body, nulls[0])
 		}
 		def, ok := reg.Lookup(sub.Type)
 		if !ok || !slices.Contains(tasks.Queues(), sub.Queue) || sub.MaxRetry < 0 || sub.MaxRetry > 25 ||

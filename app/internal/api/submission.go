@@ -28,7 +28,7 @@ const (
 type submission struct {
 	Type           string          `json:"type"`
 	Payload        json.RawMessage `json:"payload"`
-	Queue          string          `json:"priority"`
+	Queue          *string         `json:"priority"`
 	IdempotencyKey string          `json:"idempotency_key"`
 	MaxRetry       *int            `json:"max_retry"`
 	TimeoutS       *int            `json:"timeout_s"`
@@ -48,6 +48,9 @@ func DecodeSubmission(body []byte, reg *tasks.Registry) (taskstore.Submission, e
 	if len(bytes.TrimSpace(body)) == 0 {
 		return taskstore.Submission{}, &malformedError{"request body is empty; send a JSON object such as {\"type\": \"diagnostic.noop\"}"}
 	}
+	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
+		return taskstore.Submission{}, &malformedError{"request body must be a JSON object, not null"}
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
@@ -55,6 +58,11 @@ func DecodeSubmission(body []byte, reg *tasks.Registry) (taskstore.Submission, e
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return taskstore.Submission{}, &malformedError{"request body must hold exactly one JSON object"}
+	}
+
+	// null is never "the default": only an absent field gets that.
+	if errs := tasks.NullErrors(body, ""); len(errs) > 0 {
+		return taskstore.Submission{}, &tasks.ValidationError{Errors: errs}
 	}
 
 	var c tasks.Checks
@@ -65,8 +73,8 @@ func DecodeSubmission(body []byte, reg *tasks.Registry) (taskstore.Submission, e
 	case !known:
 		c.Add("type", "unknown task type %q (GET /v1/task-types lists the types)", in.Type)
 	}
-	if in.Queue != "" {
-		c.OneOf("priority", in.Queue, tasks.Queues()...)
+	if in.Queue != nil {
+		c.OneOf("priority", *in.Queue, tasks.Queues()...)
 	}
 	if len(in.IdempotencyKey) > maxKeyLen {
 		c.Add("idempotency_key", "must be at most %d characters (got %d)", maxKeyLen, len(in.IdempotencyKey))
@@ -94,15 +102,15 @@ func DecodeSubmission(body []byte, reg *tasks.Registry) (taskstore.Submission, e
 		}
 	}
 	if errs := c.Errors(); len(errs) > 0 {
-		return taskstore.Submission{}, &tasks.ValidationError{Errors: errs}
+		return taskstore.Submission{}, &tasks.ValidationError{Errors: tasks.CapErrors(errs, "payload")}
 	}
 
 	sub := taskstore.Submission{
 		Type: def.Name, Payload: payload, Submitted: compactJSON(in.Payload), Queue: def.Queue,
 		MaxRetry: def.MaxRetry, Timeout: def.Timeout, Key: in.IdempotencyKey,
 	}
-	if in.Queue != "" {
-		sub.Queue = in.Queue
+	if in.Queue != nil {
+		sub.Queue = *in.Queue
 	}
 	if in.MaxRetry != nil {
 		sub.MaxRetry = *in.MaxRetry

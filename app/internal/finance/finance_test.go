@@ -113,8 +113,8 @@ func TestOptionDefaults(t *testing.T) {
 		if err := json.Unmarshal(raw, &p); err != nil {
 			t.Fatal(err)
 		}
-		if p.Method != tc.method || p.Paths != tc.paths || p.Steps != tc.steps || p.Seed == nil || *p.Seed >= maxSeed {
-			t.Errorf("%s → method %s paths %v steps %v seed %v", tc.payload, p.Method, p.Paths, p.Steps, p.Seed)
+		if p.Method != tc.method || p.Paths == nil || *p.Paths != tc.paths || p.Steps == nil || *p.Steps != tc.steps || p.Seed == nil || *p.Seed >= maxSeed {
+			t.Errorf("%s → method %s paths %v steps %v seed %v", tc.payload, p.Method, deref(p.Paths), deref(p.Steps), p.Seed)
 		}
 	}
 }
@@ -226,4 +226,11 @@ func TestSchemasListEveryField(t *testing.T) {
 			}
 		}
 	}
+}
+
+func deref(v *float64) any {
+	if v == nil {
+		return nil
+	}
+	return *v
 }

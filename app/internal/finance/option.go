@@ -29,8 +29,9 @@ const (
 	defaultBinomialSteps = 1001
 )
 
-// OptionPayload is the payload of option.price. Required numbers are
-// pointers so that a missing field is told apart from zero.
+// OptionPayload is the payload of option.price. Required numbers, and
+// numbers with a default, are pointers: a missing field is told apart from
+// an explicit 0, which is validated as sent, never replaced by the default.
 type OptionPayload struct {
 	Style         string          `json:"style"`
 	Kind          string          `json:"kind"`
@@ -41,8 +42,8 @@ type OptionPayload struct {
 	Volatility    *float64        `json:"volatility"`
 	MaturityYears *float64        `json:"maturity_years"`
 	Method        string          `json:"method"`
-	Paths         float64         `json:"paths"`
-	Steps         float64         `json:"steps"`
+	Paths         *float64        `json:"paths,omitempty"`
+	Steps         *float64        `json:"steps,omitempty"`
 	Seed          *uint64         `json:"seed"`
 	Greeks        bool            `json:"greeks"`
 	Averaging     string          `json:"averaging,omitempty"`
@@ -137,23 +138,26 @@ func (p *OptionPayload) checkMethod(c *tasks.Checks) {
 
 func (p *OptionPayload) checkCounts(c *tasks.Checks) {
 	american := p.Style == string(quant.American) && p.Method == string(quant.MonteCarlo)
-	if p.Steps == 0 {
-		p.Steps = defaultSteps
+	if p.Steps == nil {
+		steps := float64(defaultSteps)
 		if p.Method == string(quant.Binomial) {
-			p.Steps = defaultBinomialSteps
+			steps = defaultBinomialSteps
 		}
+		p.Steps = &steps
 	}
-	stepsOK := wholeRange(c, "steps", p.Steps, minSteps, maxSteps)
-	if p.Paths == 0 {
-		p.Paths = defaultPaths
+	steps := *p.Steps
+	stepsOK := wholeRange(c, "steps", steps, minSteps, maxSteps)
+	if p.Paths == nil {
+		paths := float64(defaultPaths)
 		if american && stepsOK {
-			p.Paths = float64(max(minPaths, quant.MaxLSMCells/int(p.Steps)) &^ 1)
+			paths = float64(max(minPaths, quant.MaxLSMCells/int(steps)) &^ 1)
 		}
+		p.Paths = &paths
 	}
-	if wholeRange(c, "paths", p.Paths, minPaths, maxPaths) && stepsOK && american &&
-		p.Paths*p.Steps > quant.MaxLSMCells {
+	if wholeRange(c, "paths", *p.Paths, minPaths, maxPaths) && stepsOK && american &&
+		*p.Paths*steps > quant.MaxLSMCells {
 		c.Add("paths", "american monte_carlo keeps every path in memory: paths × steps must be ≤ %d (at most %d paths with %d steps)",
-			quant.MaxLSMCells, quant.MaxLSMCells/int(p.Steps), int(p.Steps))
+			quant.MaxLSMCells, quant.MaxLSMCells/int(steps), int(steps))
 	}
 }
 
@@ -194,7 +198,7 @@ func (p OptionPayload) option() quant.Option {
 func priceOption(ctx context.Context, p OptionPayload, r tasks.Reporter) (OptionResult, error) {
 	start := time.Now()
 	s := quant.Settings{
-		Method: quant.Method(p.Method), Paths: int(p.Paths), Steps: int(p.Steps),
+		Method: quant.Method(p.Method), Paths: int(*p.Paths), Steps: int(*p.Steps),
 		Seed: *p.Seed, Greeks: p.Greeks,
 	}
 	res, err := quant.Price(ctx, p.option(), s, progressOf(r))

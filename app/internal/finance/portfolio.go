@@ -31,19 +31,20 @@ const (
 
 // PositionPayload is one holding of a portfolio.var payload.
 type PositionPayload struct {
-	Name       string   `json:"name"`
+	Name       *string  `json:"name,omitempty"`
 	Value      *float64 `json:"value"`
 	Drift      float64  `json:"drift"`
 	Volatility *float64 `json:"volatility"`
 }
 
-// PortfolioPayload is the payload of portfolio.var.
+// PortfolioPayload is the payload of portfolio.var. Numbers with a default
+// are pointers: only an absent field gets the default.
 type PortfolioPayload struct {
 	Positions   []PositionPayload `json:"positions"`
 	Correlation [][]float64       `json:"correlation"`
-	HorizonDays float64           `json:"horizon_days"`
-	Confidence  float64           `json:"confidence"`
-	Simulations float64           `json:"simulations"`
+	HorizonDays *float64          `json:"horizon_days,omitempty"`
+	Confidence  *float64          `json:"confidence,omitempty"`
+	Simulations *float64          `json:"simulations,omitempty"`
 	Seed        *uint64           `json:"seed"`
 }
 
@@ -66,13 +67,20 @@ func (p *PortfolioPayload) Normalize() []tasks.FieldError {
 	var c tasks.Checks
 	n := len(p.Positions)
 	if n < 1 || n > maxPositions {
+		// The collection is wrong as a whole: its elements are not checked,
+		// so a huge body gets one error, not one per element.
 		c.Add("positions", "must hold 1 to %d positions (got %d)", maxPositions, n)
+		n = 0
 	}
-	for i := range p.Positions {
+	for i := range p.Positions[:n] {
 		pos := &p.Positions[i]
 		field := fmt.Sprintf("positions[%d]", i)
-		if pos.Name == "" {
-			pos.Name = fmt.Sprintf("position %d", i+1)
+		switch {
+		case pos.Name == nil:
+			name := fmt.Sprintf("position %d", i+1)
+			pos.Name = &name
+		case *pos.Name == "":
+			c.Add(field+".name", "must not be empty (omit it to get %q)", fmt.Sprintf("position %d", i+1))
 		}
 		if v, ok := required(&c, field+".value", pos.Value); ok {
 			c.Range(field+".value", v, valueLo, valueHi)
@@ -82,19 +90,10 @@ func (p *PortfolioPayload) Normalize() []tasks.FieldError {
 			c.Range(field+".volatility", v, pvolLo, pvolHi)
 		}
 	}
-	if p.HorizonDays == 0 {
-		p.HorizonDays = defaultHorizon
-	}
-	wholeRange(&c, "horizon_days", p.HorizonDays, minHorizon, maxHorizon)
-	if p.Confidence == 0 {
-		p.Confidence = defaultConfidence
-	}
-	c.Range("confidence", p.Confidence, confLo, confHi)
-	if p.Simulations == 0 {
-		p.Simulations = defaultSims
-	}
-	wholeRange(&c, "simulations", p.Simulations, minSims, maxSims)
-	if n >= 1 && n <= maxPositions {
+	wholeRange(&c, "horizon_days", orDefault(&p.HorizonDays, defaultHorizon), minHorizon, maxHorizon)
+	c.Range("confidence", orDefault(&p.Confidence, defaultConfidence), confLo, confHi)
+	wholeRange(&c, "simulations", orDefault(&p.Simulations, defaultSims), minSims, maxSims)
+	if n >= 1 {
 		p.checkCorrelation(&c)
 	}
 	defaultSeed(&p.Seed)
@@ -141,11 +140,11 @@ func (p *PortfolioPayload) checkCorrelation(c *tasks.Checks) {
 
 func (p PortfolioPayload) portfolio() quant.Portfolio {
 	pf := quant.Portfolio{
-		Correlation: p.Correlation, HorizonDays: int(p.HorizonDays), Confidence: p.Confidence,
-		Simulations: int(p.Simulations), Seed: *p.Seed,
+		Correlation: p.Correlation, HorizonDays: int(*p.HorizonDays), Confidence: *p.Confidence,
+		Simulations: int(*p.Simulations), Seed: *p.Seed,
 	}
 	for _, pos := range p.Positions {
-		pf.Positions = append(pf.Positions, quant.Position{Name: pos.Name, Value: *pos.Value, Drift: pos.Drift, Vol: *pos.Volatility})
+		pf.Positions = append(pf.Positions, quant.Position{Name: *pos.Name, Value: *pos.Value, Drift: pos.Drift, Vol: *pos.Volatility})
 	}
 	return pf
 }
@@ -166,7 +165,7 @@ func valueAtRisk(ctx context.Context, p PortfolioPayload, r tasks.Reporter) (Por
 	return PortfolioResult{
 		VaR: res.VaR, ExpectedShortfall: res.ExpectedShortfall, MeanPnL: res.MeanPnL, StdPnL: res.StdPnL,
 		ParametricVaR: res.ParametricVaR, Percentiles: res.Percentiles,
-		Simulations: int(p.Simulations), Seed: *p.Seed, ElapsedMS: elapsedMS(start),
+		Simulations: int(*p.Simulations), Seed: *p.Seed, ElapsedMS: elapsedMS(start),
 	}, nil
 }
 

@@ -51,6 +51,15 @@ func wholeRange(c *tasks.Checks, field string, v float64, lo, hi int64) bool {
 	return c.IntRange(field, int64(v), lo, hi)
 }
 
+// orDefault gives an absent number its default and returns the value; a
+// number the client sent, 0 included, is kept as sent.
+func orDefault(v **float64, def float64) float64 {
+	if *v == nil {
+		*v = &def
+	}
+	return **v
+}
+
 // required reports a missing field and returns its value (0 if missing).
 func required(c *tasks.Checks, field string, v *float64) (float64, bool) {
 	if v == nil {

@@ -136,15 +136,18 @@ func Define[P any, PP interface {
 	}
 }
 
-// Decode strictly decodes raw into P (unknown fields rejected), then
-// normalizes it. Errors are *ValidationError with "payload."-prefixed fields.
+// Decode strictly decodes raw into P (unknown fields and nulls rejected:
+// defaults are for absent fields only), then normalizes it. Errors are *ValidationError with "payload."-prefixed fields.
 func Decode[P any, PP interface {
 	*P
 	Payload
 }](raw json.RawMessage) (*P, error) {
 	p := new(P)
-	if len(bytes.TrimSpace(raw)) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		raw = json.RawMessage("{}")
+	if len(bytes.TrimSpace(raw)) == 0 {
+		raw = json.RawMessage("{}") // an absent payload: every field at its default
+	}
+	if errs := NullErrors(raw, "payload"); len(errs) > 0 {
+		return nil, &ValidationError{Errors: errs}
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
@@ -158,7 +161,7 @@ func Decode[P any, PP interface {
 		for i := range errs {
 			errs[i].Field = joinField("payload", errs[i].Field)
 		}
-		return nil, &ValidationError{Errors: errs}
+		return nil, &ValidationError{Errors: CapErrors(errs, "payload")}
 	}
 	return p, nil
 }
