@@ -458,3 +458,34 @@ func TestRedisOutOfMemory(t *testing.T) {
 	}
 	e.Submit(`{"type":"diagnostic.noop","idempotency_key":"oom"}`)
 }
+
+// TestTimesInOrder: created_at ≤ started_at ≤ completed_at for every
+// finished task, at sub-second precision (asynq's own completion time has
+// whole seconds, which put completed_at before created_at for fast tasks).
+func TestTimesInOrder(t *testing.T) {
+	e := newEnv(t, apptest.Options{})
+	e.StartWorker(4, false)
+	var ids []string
+	for range 30 {
+		ids = append(ids, e.Submit(`{"type":"diagnostic.noop"}`).ID)
+	}
+	ids = append(ids, e.Submit(`{"type":"diagnostic.fail","payload":{"mode":"error","times":5},"max_retry":0}`).ID)
+	subSecond := 0
+	for _, id := range ids {
+		tk := e.Await(id, 30*time.Second, taskstore.StateCompleted, taskstore.StateFailed)
+		if tk.StartedAt == nil || tk.CompletedAt == nil {
+			t.Fatalf("task %s ended %s without started_at or completed_at: %+v", id, tk.State, tk)
+		}
+		if tk.StartedAt.Before(tk.CreatedAt) || tk.CompletedAt.Before(*tk.StartedAt) {
+			t.Errorf("task %s (%s): created %s, started %s, completed %s: out of order", id, tk.State,
+				tk.CreatedAt.Format(time.RFC3339Nano), tk.StartedAt.Format(time.RFC3339Nano), tk.CompletedAt.Format(time.RFC3339Nano))
+		}
+		if tk.CompletedAt.Nanosecond() != 0 {
+			subSecond++
+		}
+	}
+	// A whole-second time happens by chance about once in 10^9.
+	if subSecond != len(ids) {
+		t.Errorf("%d of %d completed_at have sub-second precision, want all", subSecond, len(ids))
+	}
+}

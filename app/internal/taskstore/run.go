@@ -34,12 +34,19 @@ func (s *Store) SetProgress(ctx context.Context, id string, fraction float64) er
 	return s.rdb.HSet(ctx, metaKey(id), fProgress, strconv.FormatFloat(fraction, 'f', -1, 64)).Err()
 }
 
-// ExtendRetention restarts the retention period of a task's metadata. The
-// worker calls it when the task reaches a final state, because asynq starts
-// the result's retention then: the metadata must not expire before the
-// result it describes.
-func (s *Store) ExtendRetention(ctx context.Context, id string) error {
-	return s.rdb.Expire(ctx, metaKey(id), s.retention).Err()
+// Ended records when a task reached a final state (completed, or failed
+// for good), at the precision of its other times (asynq keeps whole
+// seconds, which put completed_at before created_at), and restarts the
+// metadata's retention: asynq starts the result's retention then, and the
+// metadata must not expire before the result it describes.
+func (s *Store) Ended(ctx context.Context, id string) error {
+	key := metaKey(id)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSetNX(ctx, key, fEndedAt, now())
+		p.Expire(ctx, key, s.retention)
+		return nil
+	})
+	return err
 }
 
 // WatchCancels calls fn with the id of every task cancelled while running,

@@ -53,11 +53,13 @@ const (
 	fStartedAt   = "started_at"
 	fProgress    = "progress"
 	fCancelledAt = "cancelled_at"
+	fEndedAt     = "ended_at"
 )
 
 type meta struct {
 	queue, requestID, fingerprint     string
 	createdAt, startedAt, cancelledAt time.Time
+	endedAt                           time.Time
 	attempts                          int
 	progress                          float64
 }
@@ -67,6 +69,7 @@ func parseMeta(h map[string]string) meta {
 	m.createdAt, _ = time.Parse(time.RFC3339Nano, h[fCreatedAt])
 	m.startedAt, _ = time.Parse(time.RFC3339Nano, h[fStartedAt])
 	m.cancelledAt, _ = time.Parse(time.RFC3339Nano, h[fCancelledAt])
+	m.endedAt, _ = time.Parse(time.RFC3339Nano, h[fEndedAt])
 	m.attempts, _ = strconv.Atoi(h[fAttempts])
 	m.progress, _ = strconv.ParseFloat(h[fProgress], 64)
 	return m

@@ -75,6 +75,15 @@ func stateOf(s asynq.TaskState, cancelled bool) State {
 	}
 }
 
+// endTime is when a finished task ended: the worker's record, or asynq's
+// whole-second time for a task whose worker could not write it.
+func endTime(m meta, asynqTime time.Time) *time.Time {
+	if !m.endedAt.IsZero() {
+		return &m.endedAt
+	}
+	return timePtr(asynqTime)
+}
+
 func timePtr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
@@ -103,9 +112,9 @@ func build(info *asynq.TaskInfo, m meta) Task {
 	case StateCompleted:
 		t.Progress = 1
 		t.Result = json.RawMessage(info.Result)
-		t.CompletedAt = timePtr(info.CompletedAt)
+		t.CompletedAt = endTime(m, info.CompletedAt)
 	case StateFailed:
-		t.CompletedAt = timePtr(info.LastFailedAt)
+		t.CompletedAt = endTime(m, info.LastFailedAt)
 	case StateCancelled:
 		t.CompletedAt = timePtr(m.cancelledAt)
 	}

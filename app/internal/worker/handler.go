@@ -82,8 +82,8 @@ func (w *Worker) handler(def tasks.Definition) asynq.Handler {
 		if _, err := t.ResultWriter().Write(data); err != nil {
 			return fmt.Errorf("store result: %w", err)
 		}
-		if err := w.opts.Store.ExtendRetention(ctx, id); err != nil {
-			log.Warn("could not extend task metadata retention", "error", err)
+		if err := w.opts.Store.Ended(ctx, id); err != nil {
+			log.Warn("could not record the end of the task", "error", err)
 		}
 		w.metrics.Succeeded.WithLabelValues(t.Type(), queue).Inc()
 		log.Info("task succeeded", "duration_ms", time.Since(start).Milliseconds())
@@ -115,8 +115,8 @@ func (w *Worker) failed(ctx context.Context, t *asynq.Task, err error) {
 		// still happen.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
-		if err := w.opts.Store.ExtendRetention(ctx, id); err != nil {
-			log.Warn("could not extend task metadata retention", "error", err)
+		if err := w.opts.Store.Ended(ctx, id); err != nil {
+			log.Warn("could not record the end of the task", "error", err)
 		}
 	}
 }
