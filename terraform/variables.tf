@@ -170,14 +170,15 @@ variable "worker" {
 }
 
 variable "loadbalancer" {
-  description = "nginx: memory_mb, cpus, rate_limit_rps and rate_limit_burst per client IP (more answer 429), client_max_body_size (larger bodies answer 413), keepalive (idle connections to the API per nginx worker)."
+  description = "nginx: memory_mb, cpus, rate_limit_rps and rate_limit_burst per client IP (more answer 429), client_max_body_size (larger bodies answer 413) and submission_max_body_size (the same for POST /v1/tasks; the API's own cap is 2 MiB), keepalive (idle connections to the API per nginx worker)."
   type = object({
-    memory_mb            = number
-    cpus                 = number
-    rate_limit_rps       = optional(number, 10)
-    rate_limit_burst     = optional(number, 20)
-    client_max_body_size = optional(string, "256k")
-    keepalive            = optional(number, 32)
+    memory_mb                = number
+    cpus                     = number
+    rate_limit_rps           = optional(number, 10)
+    rate_limit_burst         = optional(number, 20)
+    client_max_body_size     = optional(string, "256k")
+    submission_max_body_size = optional(string, "2m")
+    keepalive                = optional(number, 32)
   })
 
   validation {
@@ -186,8 +187,8 @@ variable "loadbalancer" {
     error_message = "loadbalancer needs rate_limit_rps a whole number from 1 to 100000 and rate_limit_burst one from 0 to 100000."
   }
   validation {
-    condition     = can(regex("^[1-9][0-9]*[km]?$", var.loadbalancer.client_max_body_size)) && var.loadbalancer.keepalive >= 1 && var.loadbalancer.keepalive <= 1024
-    error_message = "loadbalancer needs client_max_body_size like 256k or 1m and keepalive from 1 to 1024."
+    condition     = alltrue([for s in [var.loadbalancer.client_max_body_size, var.loadbalancer.submission_max_body_size] : can(regex("^[1-9][0-9]*[km]?$", s))]) && var.loadbalancer.keepalive >= 1 && var.loadbalancer.keepalive <= 1024
+    error_message = "loadbalancer needs client_max_body_size and submission_max_body_size like 256k or 2m, and keepalive from 1 to 1024."
   }
 }
 

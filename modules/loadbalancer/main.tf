@@ -7,7 +7,13 @@ locals {
     rate_limit_rps       = var.loadbalancer.rate_limit_rps
     rate_limit_burst     = var.loadbalancer.rate_limit_burst
     client_max_body_size = var.loadbalancer.client_max_body_size
-    keepalive            = var.loadbalancer.keepalive
+    # Submissions may be larger than any other request (a 200-position
+    # portfolio.var with a dense correlation matrix); the proxying is the same.
+    locations = [
+      { match = "= /v1/tasks", max_body = var.loadbalancer.submission_max_body_size },
+      { match = "/", max_body = var.loadbalancer.client_max_body_size },
+    ]
+    keepalive = var.loadbalancer.keepalive
   })
 }
 

@@ -30,14 +30,15 @@ variable "upstreams" {
 }
 
 variable "loadbalancer" {
-  description = "The root module's loadbalancer settings plus the published port: memory_mb, cpus, rate_limit_rps and rate_limit_burst (per client IP; more answer 429), client_max_body_size (nginx size syntax; larger bodies answer 413), keepalive (idle connections to the API per nginx worker), port (host port)."
+  description = "The root module's loadbalancer settings plus the published port: memory_mb, cpus, rate_limit_rps and rate_limit_burst (per client IP; more answer 429), client_max_body_size and submission_max_body_size (nginx size syntax; larger bodies answer 413; the second for POST /v1/tasks), keepalive (idle connections to the API per nginx worker), port (host port)."
   type = object({
-    memory_mb            = number
-    cpus                 = number
-    rate_limit_rps       = number
-    rate_limit_burst     = number
-    client_max_body_size = string
-    keepalive            = number
-    port                 = number
+    memory_mb                = number
+    cpus                     = number
+    rate_limit_rps           = number
+    rate_limit_burst         = number
+    client_max_body_size     = string
+    submission_max_body_size = string
+    keepalive                = number
+    port                     = number
   })
 }

@@ -23,8 +23,10 @@ import (
 )
 
 const (
-	// maxBody bounds a submission.
-	maxBody = 256 << 10
+	// maxBody bounds a submission: 2 MiB holds portfolio.var's documented
+	// maximum, 200 positions with a dense correlation matrix written at full
+	// precision (about 0.9 MB), with room to spare.
+	maxBody = 2 << 20
 	// storeTimeout bounds the Redis work of one request, so a hung broker
 	// yields a 503 in time.
 	storeTimeout = 1500 * time.Millisecond

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -55,7 +56,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, r, http.StatusBadRequest, "malformed-json", "Malformed request body", me.msg, nil)
 	case errors.As(err, &mbe):
 		writeProblem(w, r, http.StatusRequestEntityTooLarge, "body-too-large", "Request body too large",
-			"request body exceeds the limit of 256 KiB", nil)
+			fmt.Sprintf("request body exceeds the limit of %d KiB", maxBody>>10), nil)
 	case errors.Is(err, taskstore.ErrKeyReused):
 		validationProblem(w, r, tasks.FieldError{Field: "idempotency_key", Message: err.Error()})
 	case errors.Is(err, taskstore.ErrCursor):

@@ -2,10 +2,13 @@ package api_test
 
 import (
 	"errors"
+	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/calcgrid/calcgrid/app/internal/api"
+	"github.com/calcgrid/calcgrid/app/internal/apptest"
 	"github.com/calcgrid/calcgrid/app/internal/diagnostic"
 	"github.com/calcgrid/calcgrid/app/internal/finance"
 	"github.com/calcgrid/calcgrid/app/internal/tasks"
@@ -90,5 +93,35 @@ func TestHugeCollectionFewErrors(t *testing.T) {
 	}
 	if len(ve.Errors) > tasks.MaxFieldErrors || ve.Errors[0].Field != "payload.positions" {
 		t.Errorf("%d errors, first %+v; want at most %d, first on payload.positions", len(ve.Errors), ve.Errors[0], tasks.MaxFieldErrors)
+	}
+}
+
+// TestDocumentedMaximum: portfolio.var's documented maximum, 200 positions
+// with a dense correlation matrix at full precision (17 significant digits,
+// over 256 KiB), is accepted by the API itself.
+func TestDocumentedMaximum(t *testing.T) {
+	e := apptest.Start(t, fullRegistry(t), apptest.Options{})
+	const n = 200
+	var b strings.Builder
+	b.WriteString(`{"type":"portfolio.var","payload":{"positions":[`)
+	b.WriteString(strings.Repeat(`{"value":1000000,"volatility":0.2},`, n-1) + `{"value":1000000,"volatility":0.2}`)
+	b.WriteString(`],"correlation":[`)
+	for i := range n {
+		row := make([]string, n)
+		for j := range row {
+			row[j] = strconv.FormatFloat(0.3+0.2*float64(i*j)/(n*n), 'e', 16, 64)
+		}
+		row[i] = "1"
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("[" + strings.Join(row, ",") + "]")
+	}
+	b.WriteString(`]}}`)
+	if b.Len() <= 256<<10 {
+		t.Fatalf("body of %d bytes is not over 256 KiB", b.Len())
+	}
+	if r := e.Do(http.MethodPost, "/v1/tasks", b.String()); r.Status != http.StatusAccepted {
+		t.Fatalf("POST of the %d-byte maximum: %d %.300s", b.Len(), r.Status, r.Body)
 	}
 }

@@ -24,7 +24,7 @@ func TestValidation(t *testing.T) {
 		{"two objects", "POST", "/v1/tasks", `{"type":"diagnostic.noop"} {}`, nil, 400, ""},
 		{"text content type", "POST", "/v1/tasks", `{"type":"diagnostic.noop"}`, []string{"Content-Type", "text/plain"}, 415, ""},
 		{"form content type", "POST", "/v1/tasks", `type=diagnostic.noop`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, ""},
-		{"body over 256 KiB", "POST", "/v1/tasks", `{"type":"diagnostic.noop","idempotency_key":"` + strings.Repeat("x", 300<<10) + `"}`, nil, 413, ""},
+		{"body over 2 MiB", "POST", "/v1/tasks", `{"type":"diagnostic.noop","idempotency_key":"` + strings.Repeat("x", 2<<20) + `"}`, nil, 413, ""},
 		{"unknown field", "POST", "/v1/tasks", `{"type":"diagnostic.noop","colour":"red"}`, nil, 422, "colour"},
 		{"missing type", "POST", "/v1/tasks", `{"payload":{}}`, nil, 422, "type"},
 		{"unknown type", "POST", "/v1/tasks", `{"type":"nope"}`, nil, 422, "type"},

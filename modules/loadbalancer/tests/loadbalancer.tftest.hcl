@@ -13,7 +13,7 @@ variables {
     { name = "calcgrid-dev-api-2", address = "10.231.1.12:8080" },
     { name = "calcgrid-dev-api-3", address = "10.231.1.13:8080" },
   ]
-  loadbalancer = { memory_mb = 64, cpus = 0.25, rate_limit_rps = 10, rate_limit_burst = 20, client_max_body_size = "256k", keepalive = 32, port = 18080 }
+  loadbalancer = { memory_mb = 64, cpus = 0.25, rate_limit_rps = 10, rate_limit_burst = 20, client_max_body_size = "256k", submission_max_body_size = "2m", keepalive = 32, port = 18080 }
 }
 
 run "config_balances_and_retries" {
@@ -46,6 +46,12 @@ run "config_balances_and_retries" {
   assert {
     condition     = strcontains(output.config, "client_max_body_size 256k;") && strcontains(output.config, "keepalive 32;") && strcontains(output.config, "application/problem+json")
     error_message = "body limit, upstream keepalive and problem+json errors"
+  }
+  assert {
+    condition = (strcontains(output.config, "location = /v1/tasks {\n      client_max_body_size 2m;")
+      && strcontains(output.config, "location / {\n      client_max_body_size 256k;")
+    && length(regexall("proxy_pass http://api;", output.config)) == 2 && strcontains(output.config, "\"/v1/tasks\" 2m;"))
+    error_message = "submissions (POST /v1/tasks) may carry 2m, every other route 256k; both proxy the same way, and the 413 names the route's cap"
   }
 }
 

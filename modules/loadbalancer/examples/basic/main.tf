@@ -25,13 +25,14 @@ module "loadbalancer" {
   user      = "101:101"
   upstreams = [for n in [1, 2, 3] : { name = "calcgrid-dev-api-${n}", address = "${cidrhost(module.network.app_subnet, 10 + n)}:8080" }]
   loadbalancer = {
-    memory_mb            = 64
-    cpus                 = 0.25
-    rate_limit_rps       = 10
-    rate_limit_burst     = 20
-    client_max_body_size = "256k"
-    keepalive            = 32
-    port                 = 18080
+    memory_mb                = 64
+    cpus                     = 0.25
+    rate_limit_rps           = 10
+    rate_limit_burst         = 20
+    client_max_body_size     = "256k"
+    submission_max_body_size = "2m"
+    keepalive                = 32
+    port                     = 18080
   }
 }
 
