@@ -325,6 +325,8 @@ type logLine struct {
 	TaskID    string `json:"task_id"`
 	Method    string `json:"method"`
 	Route     string `json:"route"`
+	// GoMemoryLimit is the worker's start line's Go runtime memory limit.
+	GoMemoryLimit int64 `json:"go_memory_limit_bytes"`
 }
 
 // containerLogs parses a container's JSON log lines (stdout and stderr).

@@ -40,6 +40,21 @@ func (s *stack) scenarioLimits(t *testing.T) {
 		"loadbalancer": {1, v.Loadbalancer.MemoryMB, v.Loadbalancer.CPUs},
 		"monitor":      {1, v.Monitor.MemoryMB, v.Monitor.CPUs},
 	}
+	// Each worker gives the Go runtime 90% of its container's memory as its
+	// soft limit (GOMEMLIMIT), read from its cgroup.
+	wantLimit := int64(float64(int64(v.Worker.MemoryMB)<<20) * 0.9)
+	for _, name := range s.containers["worker"] {
+		var got int64 = -1
+		for _, l := range containerLogs(t, name, time.Time{}) {
+			if l.Msg == "worker starting" {
+				got = l.GoMemoryLimit
+			}
+		}
+		if got != wantLimit {
+			t.Errorf("%s: go_memory_limit_bytes %d in its start log, want %d (90%% of %v MB)", name, got, wantLimit, v.Worker.MemoryMB)
+		}
+	}
+
 	for role, w := range want {
 		names := s.containers[role]
 		if len(names) != w.replicas {

@@ -79,7 +79,11 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer closeStore()
-	logger.Info("worker starting", "version", version)
+	memLimit, err := worker.LimitMemory("/sys/fs/cgroup", getenv)
+	if err != nil {
+		logger.Warn("could not read the container's memory limit; the Go runtime has none", "error", err)
+	}
+	logger.Info("worker starting", "version", version, "go_memory_limit_bytes", memLimit)
 	return worker.New(worker.Options{
 		Store: store, Registry: reg, Logger: logger, Listen: c.Listen,
 		Concurrency: c.Concurrency, Weights: c.Weights, StrictPriority: c.StrictPriority,

@@ -55,8 +55,8 @@ func FuzzDecodeSubmission(f *testing.F) {
 			t.Fatalf("accepted %q with null at %s: null never stands for a default", body, nulls[0])
 		}
 		def, ok := reg.Lookup(sub.Type)
-		if !ok || !slices.Contains(tasks.Queues(), sub.Queue) || sub.MaxRetry < 0 || sub.MaxRetry > 25 ||
-			sub.Timeout <= 0 || len(sub.Key) > 128 || !json.Valid(sub.Payload) {
+		if !ok || !slices.Contains(tasks.Queues(), sub.Queue) || sub.MaxRetry < 0 || sub.MaxRetry > 5 ||
+			sub.Timeout <= 0 || sub.Timeout > def.Timeout || len(sub.Key) > 128 || !json.Valid(sub.Payload) {
 			t.Fatalf("accepted out-of-bounds submission %+v from %q", sub, body)
 		}
 		again, err := def.Prepare(sub.Payload)

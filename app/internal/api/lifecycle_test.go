@@ -489,3 +489,16 @@ func TestTimesInOrder(t *testing.T) {
 		t.Errorf("%d of %d completed_at have sub-second precision, want all", subSecond, len(ids))
 	}
 }
+
+// TestTimeoutNotRetried: a task that runs out of time ends failed after one
+// attempt, whatever its max_retry: the same work would time out again.
+func TestTimeoutNotRetried(t *testing.T) {
+	e := newEnv(t, apptest.Options{})
+	e.StartWorker(1, false)
+	tk := e.Submit(`{"type":"diagnostic.sleep","payload":{"ms":10000},"timeout_s":1,"max_retry":3}`)
+	done := e.Await(tk.ID, 20*time.Second, taskstore.StateFailed, taskstore.StateCompleted)
+	if done.State != taskstore.StateFailed || done.Attempts != 1 || !strings.Contains(done.Error, "timed out") {
+		t.Errorf("task with timeout_s 1 sleeping 10 s: %s after %d attempts (error %q), want failed after 1 attempt with 'timed out'",
+			done.State, done.Attempts, done.Error)
+	}
+}

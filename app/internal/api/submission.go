@@ -15,12 +15,13 @@ import (
 	"github.com/calcgrid/calcgrid/app/internal/taskstore"
 )
 
-// Bounds of the submission fields a client may override.
+// Bounds of the submission fields a client may override. A retry costs a
+// whole attempt again, so a client may ask for a few, not dozens; timeout_s
+// may shorten a type's timeout (GET /v1/task-types), never lengthen it.
 const (
 	maxKeyLen   = 128
-	maxRetryMax = 25
+	maxRetryMax = 5
 	timeoutMinS = 1
-	timeoutMaxS = 86_400
 )
 
 // submission is the body of POST /v1/tasks. Queue names the queue to run
@@ -84,8 +85,8 @@ func DecodeSubmission(body []byte, reg *tasks.Registry) (taskstore.Submission, e
 	if in.MaxRetry != nil {
 		c.IntRange("max_retry", int64(*in.MaxRetry), 0, maxRetryMax)
 	}
-	if in.TimeoutS != nil {
-		c.IntRange("timeout_s", int64(*in.TimeoutS), timeoutMinS, timeoutMaxS)
+	if in.TimeoutS != nil && known { // an unknown type has no bound to check against
+		c.IntRange("timeout_s", int64(*in.TimeoutS), timeoutMinS, int64(def.Timeout/time.Second))
 	}
 	var payload json.RawMessage
 	if known {

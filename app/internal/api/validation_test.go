@@ -31,6 +31,8 @@ func TestValidation(t *testing.T) {
 		{"type not a string", "POST", "/v1/tasks", `{"type":5}`, nil, 422, "type"},
 		{"bad priority", "POST", "/v1/tasks", `{"type":"diagnostic.noop","priority":"urgent"}`, nil, 422, "priority"},
 		{"max_retry too big", "POST", "/v1/tasks", `{"type":"diagnostic.noop","max_retry":99}`, nil, 422, "max_retry"},
+		{"max_retry over 5", "POST", "/v1/tasks", `{"type":"diagnostic.noop","max_retry":6}`, nil, 422, "max_retry"},
+		{"timeout_s over the type's", "POST", "/v1/tasks", `{"type":"diagnostic.noop","timeout_s":31}`, nil, 422, "timeout_s"},
 		{"max_retry fractional", "POST", "/v1/tasks", `{"type":"diagnostic.noop","max_retry":1.5}`, nil, 422, "max_retry"},
 		{"timeout_s zero", "POST", "/v1/tasks", `{"type":"diagnostic.noop","timeout_s":0}`, nil, 422, "timeout_s"},
 		{"key too long", "POST", "/v1/tasks", `{"type":"diagnostic.noop","idempotency_key":"` + long + `"}`, nil, 422, "idempotency_key"},

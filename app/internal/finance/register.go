@@ -70,9 +70,10 @@ func required(c *tasks.Checks, field string, v *float64) (float64, bool) {
 }
 
 // kernelError maps a kernel failure: cancellation passes through for the
-// worker to handle; anything else cannot be fixed by retrying.
+// worker to handle, and a panic fails the attempt like a panic in the
+// handler itself (retried); anything else cannot be fixed by retrying.
 func kernelError(err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, quant.ErrPanic) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", tasks.ErrPermanent, err)

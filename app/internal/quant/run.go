@@ -2,8 +2,11 @@ package quant
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,10 +44,15 @@ func chunkSize(perItem int) int {
 	return max(chunkWork/max(perItem, 1), 16)
 }
 
+// ErrPanic is a panic inside a kernel's goroutine, returned as an error so
+// that it fails one attempt instead of the whole worker process.
+var ErrPanic = errors.New("kernel panic")
+
 // forChunks runs work(c) for every chunk c in [0, n) on all cores. Each call
 // must write only its own chunk's slot; callers combine the slots in index
 // order afterwards, which keeps floating-point sums identical on any core
-// count. It returns ctx.Err() if ctx ends first (within one chunk's time).
+// count. It returns ctx.Err() if ctx ends first (within one chunk's time),
+// and an ErrPanic error if a chunk panics (the other chunks stop).
 func forChunks(ctx context.Context, n int, progress Progress, work func(c int)) error {
 	if n <= 0 {
 		return ctx.Err()
@@ -53,8 +61,19 @@ func forChunks(ctx context.Context, n int, progress Progress, work func(c int)) 
 	var wg sync.WaitGroup
 	workers := min(runtime.GOMAXPROCS(0), n)
 	stop := make(chan struct{})
+	var panicked atomic.Pointer[error]
+	var stopOnce sync.Once
+	halt := func() { stopOnce.Do(func() { close(stop) }) }
 	for range workers {
 		wg.Go(func() {
+			// A panic here would end the process: it becomes this call's error.
+			defer func() {
+				if v := recover(); v != nil {
+					err := fmt.Errorf("%w: %v\n%s", ErrPanic, v, debug.Stack())
+					panicked.CompareAndSwap(nil, &err)
+					halt()
+				}
+			}()
 			for {
 				select {
 				case <-stop:
@@ -77,10 +96,13 @@ func forChunks(ctx context.Context, n int, progress Progress, work func(c int)) 
 	for {
 		select {
 		case <-finished:
+			if err := panicked.Load(); err != nil {
+				return *err
+			}
 			progress.report(1)
 			return nil
 		case <-ctx.Done():
-			close(stop)
+			halt()
 			<-finished
 			return ctx.Err()
 		case <-tick.C:

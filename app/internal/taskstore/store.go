@@ -75,6 +75,12 @@ func parseMeta(h map[string]string) meta {
 	return m
 }
 
+// TimeoutGrace is how long after a task's own timeout asynq's deadline
+// comes. The worker ends a timed-out attempt itself at the task's timeout, so
+// it can mark the timeout final (asynq, ending the attempt on its own
+// deadline, would retry it).
+const TimeoutGrace = 2 * time.Second
+
 func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
 
 // Store reads and writes tasks.
@@ -170,7 +176,7 @@ func (s *Store) Submit(ctx context.Context, sub Submission, maxPending int) (t T
 	task := asynq.NewTaskWithHeaders(sub.Type, sub.Payload, map[string]string{fRequestID: sub.RequestID})
 	info, err := s.client.EnqueueContext(ctx, task,
 		asynq.TaskID(id), asynq.Queue(sub.Queue), asynq.MaxRetry(sub.MaxRetry),
-		asynq.Timeout(sub.Timeout), asynq.Retention(s.retention))
+		asynq.Timeout(sub.Timeout+TimeoutGrace), asynq.Retention(s.retention))
 	if errors.Is(err, asynq.ErrTaskIDConflict) {
 		t, err := s.existing(ctx, id, fp)
 		return t, false, err

@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/calcgrid/calcgrid/app/internal/tasks"
+	"github.com/calcgrid/calcgrid/app/internal/taskstore"
 )
 
 // progressEvery is the most often a task's progress is written to Redis.
@@ -58,7 +59,14 @@ func (w *Worker) handler(def tasks.Definition) asynq.Handler {
 			}
 		}()
 		retried, _ := asynq.GetRetryCount(ctx)
-		result, err := def.Handle(tasks.WithAttempt(ctx, retried+1), t.Payload(), progress)
+		// The task's own timeout ends before asynq's deadline (TimeoutGrace).
+		hctx := ctx
+		if deadline, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			hctx, cancel = context.WithDeadline(ctx, deadline.Add(-taskstore.TimeoutGrace))
+			defer cancel()
+		}
+		result, err := def.Handle(tasks.WithAttempt(hctx, retried+1), t.Payload(), progress)
 		if errors.Is(context.Cause(ctx), errCancelled) {
 			outcome = "cancelled"
 			return errCancelled
@@ -66,8 +74,9 @@ func (w *Worker) handler(def tasks.Definition) asynq.Handler {
 		if err != nil {
 			outcome = "failed"
 			if errors.Is(err, context.DeadlineExceeded) {
-				deadline, _ := ctx.Deadline()
-				err = fmt.Errorf("timed out after %s: %w", deadline.Sub(start).Round(time.Second), err)
+				// The same work would time out again: a timeout ends the task.
+				deadline, _ := hctx.Deadline()
+				err = fmt.Errorf("timed out after %s: %w: %w", deadline.Sub(start).Round(time.Second), err, asynq.SkipRetry)
 			}
 			if errors.Is(err, tasks.ErrPermanent) {
 				err = fmt.Errorf("%w: %w", err, asynq.SkipRetry)
