@@ -59,6 +59,12 @@ type API struct {
 func New(opts Options) *chi.Mux {
 	reg := metrics.NewRegistry()
 	reg.MustRegister(metrics.NewQueues(opts.Store.QueueInfo, opts.Logger))
+	reg.MustRegister(metrics.NewStorage(func() (int64, int64, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		defer cancel()
+		m, err := opts.Store.Memory(ctx)
+		return m.Used, m.Max, err
+	}, opts.Logger))
 	a := &API{
 		Options:     opts,
 		registry:    reg,

@@ -29,6 +29,8 @@ const problemBase = "urn:calcgrid:problem:"
 const (
 	retryQueueFull   = "5"
 	retryUnavailable = "2"
+	// Space returns as finished tasks expire: minutes, not seconds.
+	retryStorageFull = "30"
 )
 
 func writeProblem(w http.ResponseWriter, r *http.Request, status int, slug, title, detail string, errs []tasks.FieldError) {
@@ -66,6 +68,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			"no task with this id (finished tasks are kept for the retention period)", nil)
 	case errors.Is(err, taskstore.ErrFinished):
 		writeProblem(w, r, http.StatusConflict, "already-finished", "Task already finished", err.Error(), nil)
+	case errors.Is(err, taskstore.ErrStorageFull):
+		a.Logger.LogAttrs(r.Context(), slog.LevelWarn, "submission refused: storage full",
+			slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
+		w.Header().Set("Retry-After", retryStorageFull)
+		writeProblem(w, r, http.StatusServiceUnavailable, "storage-full", "Task storage is full", err.Error(), nil)
 	case errors.Is(err, taskstore.ErrQueueFull):
 		w.Header().Set("Retry-After", retryQueueFull)
 		writeProblem(w, r, http.StatusTooManyRequests, "queue-full", "Queue is full", err.Error(), nil)

@@ -147,3 +147,39 @@ func (q *Queues) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(q.paused, prometheus.GaugeValue, paused, name)
 	}
 }
+
+// Storage reports Redis's memory against its maxmemory, the figure
+// submissions are admitted by (taskstore.HighWater).
+type Storage struct {
+	memory    func() (used, max int64, err error)
+	logger    *slog.Logger
+	used, max *prometheus.Desc
+}
+
+// NewStorage returns the storage collector; memory reads Redis's use.
+func NewStorage(memory func() (used, max int64, err error), logger *slog.Logger) *Storage {
+	return &Storage{
+		memory: memory, logger: logger,
+		used: prometheus.NewDesc(namespace+"_redis_memory_used_bytes",
+			"Memory Redis uses; submissions get 503 storage-full above 80% of its maxmemory.", nil, nil),
+		max: prometheus.NewDesc(namespace+"_redis_maxmemory_bytes", "Redis's maxmemory (0: no limit).", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (s *Storage) Describe(ch chan<- *prometheus.Desc) {
+	ch <- s.used
+	ch <- s.max
+}
+
+// Collect implements prometheus.Collector; with Redis unreachable it
+// reports nothing.
+func (s *Storage) Collect(ch chan<- prometheus.Metric) {
+	used, max, err := s.memory()
+	if err != nil {
+		s.logger.Warn("storage metrics unavailable", "error", err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(s.used, prometheus.GaugeValue, float64(used))
+	ch <- prometheus.MustNewConstMetric(s.max, prometheus.GaugeValue, float64(max))
+}

@@ -89,6 +89,7 @@ type Store struct {
 	client    *asynq.Client
 	inspector *asynq.Inspector
 	retention time.Duration
+	mem       memoryCache
 }
 
 // New returns a Store on rdb keeping finished tasks for retention. The caller
@@ -144,6 +145,9 @@ func (s *Store) Submit(ctx context.Context, sub Submission, maxPending int) (t T
 	fp := sub.fingerprint()
 	if t, err := s.existing(ctx, id, fp); !errors.Is(err, ErrNotFound) {
 		return t, false, err
+	}
+	if err := s.admitStorage(ctx); err != nil {
+		return Task{}, false, err
 	}
 	pending, err := s.pending(sub.Queue)
 	if err != nil {
