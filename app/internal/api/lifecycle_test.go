@@ -535,24 +535,7 @@ func TestStorageFull(t *testing.T) {
 		}
 	}
 	// 50 positions with a dense 17-digit correlation matrix: ~60 KB a task.
-	const n = 50
-	var b strings.Builder
-	b.WriteString(`{"type":"portfolio.var","idempotency_key":"%d","payload":{"positions":[`)
-	b.WriteString(strings.Repeat(`{"value":1000,"volatility":0.2},`, n-1) + `{"value":1000,"volatility":0.2}`)
-	b.WriteString(`],"correlation":[`)
-	for i := range n {
-		row := make([]string, n)
-		for j := range row {
-			row[j] = strconv.FormatFloat(0.3+0.2*float64(i*j)/(n*n), 'e', 16, 64)
-		}
-		row[i] = "1"
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("[" + strings.Join(row, ",") + "]")
-	}
-	b.WriteString(`]}}`)
-	body := b.String()
+	body := denseVarSubmission(50, `"idempotency_key":"%d",`)
 
 	var accepted []string
 	var refused apptest.Response

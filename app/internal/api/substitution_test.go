@@ -101,15 +101,27 @@ func TestHugeCollectionFewErrors(t *testing.T) {
 // over 256 KiB), is accepted by the API itself.
 func TestDocumentedMaximum(t *testing.T) {
 	e := apptest.Start(t, fullRegistry(t), apptest.Options{})
-	const n = 200
+	body := denseVarSubmission(200, "")
+	if len(body) <= 256<<10 {
+		t.Fatalf("body of %d bytes is not over 256 KiB", len(body))
+	}
+	if r := e.Do(http.MethodPost, "/v1/tasks", body); r.Status != http.StatusAccepted {
+		t.Fatalf("POST of the %d-byte maximum: %d %.300s", len(body), r.Status, r.Body)
+	}
+}
+
+// denseVarSubmission is a portfolio.var submission of n positions with a
+// dense, positive-definite correlation matrix written at full precision (17
+// significant digits); fields are added to the submission's top level.
+func denseVarSubmission(n int, fields string) string {
 	var b strings.Builder
-	b.WriteString(`{"type":"portfolio.var","payload":{"positions":[`)
+	b.WriteString(`{"type":"portfolio.var",` + fields + `"payload":{"positions":[`)
 	b.WriteString(strings.Repeat(`{"value":1000000,"volatility":0.2},`, n-1) + `{"value":1000000,"volatility":0.2}`)
 	b.WriteString(`],"correlation":[`)
 	for i := range n {
 		row := make([]string, n)
 		for j := range row {
-			row[j] = strconv.FormatFloat(0.3+0.2*float64(i*j)/(n*n), 'e', 16, 64)
+			row[j] = strconv.FormatFloat(0.3+0.2*float64(i*j)/float64(n*n), 'e', 16, 64)
 		}
 		row[i] = "1"
 		if i > 0 {
@@ -118,10 +130,5 @@ func TestDocumentedMaximum(t *testing.T) {
 		b.WriteString("[" + strings.Join(row, ",") + "]")
 	}
 	b.WriteString(`]}}`)
-	if b.Len() <= 256<<10 {
-		t.Fatalf("body of %d bytes is not over 256 KiB", b.Len())
-	}
-	if r := e.Do(http.MethodPost, "/v1/tasks", b.String()); r.Status != http.StatusAccepted {
-		t.Fatalf("POST of the %d-byte maximum: %d %.300s", b.Len(), r.Status, r.Body)
-	}
+	return b.String()
 }
