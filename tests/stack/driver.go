@@ -280,17 +280,30 @@ func (e *Env) Destroy(ctx context.Context) error {
 
 // Output returns a string output of the applied environment.
 func (e *Env) Output(ctx context.Context, name string) (string, error) {
-	out, err := e.output(ctx, "", "output", "-raw", name)
-	return string(out), err
+	var v string
+	err := e.OutputJSON(ctx, name, &v)
+	return v, err
 }
 
-// OutputJSON decodes an output of the applied environment into v.
+// OutputJSON decodes an output of the applied environment into v. All
+// outputs are read as one JSON document: `output NAME` of an environment
+// without outputs (destroyed) prints a warning on standard output and exits 0.
 func (e *Env) OutputJSON(ctx context.Context, name string, v any) error {
-	out, err := e.output(ctx, "", "output", "-json", name)
+	out, err := e.output(ctx, "", "output", "-json")
 	if err != nil {
 		return err
 	}
-	return json.Unmarshal(out, v)
+	var all map[string]struct {
+		Value json.RawMessage `json:"value"`
+	}
+	if err := json.Unmarshal(out, &all); err != nil {
+		return fmt.Errorf("output -json: %w", err)
+	}
+	o, ok := all[name]
+	if !ok {
+		return fmt.Errorf("%s has no output %q: it is not applied (make up ENV=%s)", e.Name, name, e.Name)
+	}
+	return json.Unmarshal(o.Value, v)
 }
 
 // Console evaluates an expression with the environment's variables (tfvars

@@ -160,7 +160,7 @@ func (e *Env) Promote(ctx context.Context, from *Env) error {
 	}
 	image, err := from.Output(ctx, "app_image")
 	if err != nil {
-		return fmt.Errorf("%s has no app_image output: run `make up ENV=%s` first: %w", from.Name, from.Name, err)
+		return fmt.Errorf("nothing to promote: %w", err)
 	}
 	if out, err := exec.CommandContext(ctx, "docker", "image", "inspect", image).CombinedOutput(); err != nil {
 		return fmt.Errorf("image %s of %s is not on this Docker host: %w\n%s", image, from.Name, err, out)

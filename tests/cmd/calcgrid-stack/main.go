@@ -99,48 +99,39 @@ func run(ctx context.Context, args []string) error {
 		return repo.Env(args[i])
 	}
 	start := time.Now()
+	// The commands of one environment, named by the first argument.
+	perEnv := map[string]func(e *stack.Env) error{
+		"up": func(e *stack.Env) error {
+			if err := e.Up(ctx); err != nil {
+				return err
+			}
+			return printEndpoints(ctx, e, repo, start)
+		},
+		"down": func(e *stack.Env) error {
+			if err := e.Down(ctx); err != nil {
+				return err
+			}
+			fmt.Printf("%s is down in %s (the Redis volume stays; make destroy-data ENV=%s deletes it)\n", e.Name, time.Since(start).Round(time.Second), e.Name)
+			return nil
+		},
+		"destroy-data": func(e *stack.Env) error { return e.DestroyData(ctx) },
+		"status":       func(e *stack.Env) error { return e.Status(ctx) },
+		"logs": func(e *stack.Env) error {
+			role := ""
+			if len(args) > 1 {
+				role = args[1]
+			}
+			return e.Logs(ctx, role)
+		},
+	}
+	if f, ok := perEnv[cmd]; ok {
+		e, err := env(0)
+		if err != nil {
+			return err
+		}
+		return f(e)
+	}
 	switch cmd {
-	case "up":
-		e, err := env(0)
-		if err != nil {
-			return err
-		}
-		if err := e.Up(ctx); err != nil {
-			return err
-		}
-		return printEndpoints(ctx, e, repo, start)
-	case "down":
-		e, err := env(0)
-		if err != nil {
-			return err
-		}
-		if err := e.Down(ctx); err != nil {
-			return err
-		}
-		fmt.Printf("%s is down in %s (the Redis volume stays; make destroy-data ENV=%s deletes it)\n", e.Name, time.Since(start).Round(time.Second), e.Name)
-		return nil
-	case "destroy-data":
-		e, err := env(0)
-		if err != nil {
-			return err
-		}
-		return e.DestroyData(ctx)
-	case "status":
-		e, err := env(0)
-		if err != nil {
-			return err
-		}
-		return e.Status(ctx)
-	case "logs":
-		e, err := env(0)
-		if err != nil {
-			return err
-		}
-		role := ""
-		if len(args) > 1 {
-			role = args[1]
-		}
-		return e.Logs(ctx, role)
 	case "promote":
 		if len(args) != 2 {
 			return usageError{errors.New("promote takes FROM and TO")}
@@ -162,8 +153,8 @@ func run(ctx context.Context, args []string) error {
 	case "validate":
 		return repo.Validate(ctx)
 	case "test-stack":
-		run := "."
-		if len(args) > 0 && args[0] != "" {
+		run := "" // the suite's default: every scenario
+		if len(args) > 0 {
 			run = args[0]
 		}
 		return repo.TestStack(ctx, run)
