@@ -29,7 +29,9 @@ build: ## Build the calcgrid binary into .bin/
 run-local: build ## Run redis-server, api, worker and monitor as local processes (Ctrl-C stops all)
 	scripts/run-local.sh
 
-lint: bootstrap ## gofmt, go vet, staticcheck, shellcheck, terraform fmt/validate, tflint
+# Its tools (shellcheck, promtool) are make test's prerequisites.
+lint: BOOTSTRAP_FOR := test
+lint: bootstrap ## gofmt, go vet, staticcheck, shellcheck, actionlint, promtool rules + tests, terraform fmt/validate, tflint
 	scripts/lint.sh
 
 ##@ Test

@@ -22,6 +22,10 @@ worker = {
   memory_mb   = 384
   cpus        = 0.5
   concurrency = 2
+  # A minute of one core a task (the derived default would be 6 minutes:
+  # 80% of 30-minute timeouts at 0.25 core a slot); memory per slot is
+  # derived, 72% of 384 MiB / 2 = 138 MiB.
+  task_work_s = 60
 }
 
 loadbalancer = {

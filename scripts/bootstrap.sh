@@ -3,9 +3,9 @@
 #   1. Docker engine        must answer (nothing to build)
 #   2. stack driver         .bin/calcgrid-stack, built from tests/cmd/calcgrid-stack
 #   3. prerequisites        the distribution's programs that are missing (debootstrap when
-#                           images must be built; redis-server and shellcheck for make test):
-#                           installed with apt-get when running as root, else a stop at once
-#                           with the command to run
+#                           images must be built; redis-server, shellcheck and promtool for
+#                           make test): installed with apt-get as root or through passwordless
+#                           sudo, else a stop at once with the command to run
 #   4. terraform / tofu     from PATH, else OpenTofu built from scripts/tools/tofu into .bin/
 #   5. docker provider      from the registry, else built from scripts/tools/docker-provider
 #                           into a filesystem mirror (.cache/terraform/) with a generated CLI config

@@ -100,12 +100,13 @@ locals {
     bind_ip     = var.bind_ip
     log         = { max_size = var.log_max_size, max_file = var.log_max_file }
   }
-  # The app roles (api, worker, monitor) also share the image they run, Redis
-  # and the diagnostic task types.
+  # The app roles (api, worker, monitor) also share the image they run, Redis,
+  # the diagnostic task types and how long finished tasks are kept.
   app = merge(local.common, {
     image       = local.app_image
     redis       = { address = module.redis.address, password = local.redis_password }
     diagnostics = var.diagnostics
+    retention   = var.retention
   })
 }
 
@@ -124,6 +125,7 @@ module "api" {
 
   app        = local.app
   api        = var.api
+  workers    = var.worker
   app_subnet = module.network.app_subnet
 }
 

@@ -154,18 +154,45 @@ variable "api" {
 }
 
 variable "worker" {
-  description = "Workers: replicas (1-16), memory_mb and cpus per replica, concurrency (tasks at once per worker), shutdown_timeout (seconds after SIGTERM before SIGKILL, 1-600; running tasks are requeued 5 s before)."
+  description = "Workers: replicas (1-16), memory_mb and cpus per replica, concurrency (tasks at once per worker), shutdown_timeout (seconds after SIGTERM before SIGKILL, 1-600; running tasks are requeued 5 s before). The API refuses (422) a task whose estimated memory exceeds a worker slot's share, task_memory_mb (default 72% of memory_mb / concurrency: the Go runtime's 90% soft limit less 20% headroom), or whose estimated CPU time exceeds task_work_s seconds of one core (default: what fits in 80% of its type's timeout at cpus / concurrency cores); GET /v1/task-types shows both."
   type = object({
     replicas         = optional(number, 3)
     memory_mb        = number
     cpus             = number
     concurrency      = optional(number, 4)
     shutdown_timeout = optional(number, 30)
+    task_memory_mb   = optional(number)
+    task_work_s      = optional(number)
   })
 
   validation {
     condition     = var.worker.memory_mb >= 64 && var.worker.concurrency >= 1 && var.worker.concurrency <= 256 && floor(var.worker.concurrency) == var.worker.concurrency
     error_message = "worker needs memory_mb >= 64 and concurrency a whole number from 1 to 256."
+  }
+  validation {
+    condition = (var.worker.task_memory_mb == null ? true : (floor(var.worker.task_memory_mb) == var.worker.task_memory_mb && var.worker.task_memory_mb >= 16
+    && var.worker.task_memory_mb * var.worker.concurrency <= 0.9 * var.worker.memory_mb))
+    error_message = "worker.task_memory_mb must be a whole number >= 16 whose concurrency slots fit in the Go runtime's soft limit, 90% of memory_mb."
+  }
+  validation {
+    condition     = var.worker.task_work_s == null ? true : (floor(var.worker.task_work_s) == var.worker.task_work_s && var.worker.task_work_s >= 1 && var.worker.task_work_s <= 86400)
+    error_message = "worker.task_work_s must be a whole number of seconds from 1 to 86400."
+  }
+}
+
+variable "retention" {
+  description = "How long a finished task is kept (asynq's record with its result, and calcgrid's metadata; its key names it until then), in hours after it completed, failed or was cancelled. failed_hours and cancelled_hours are at most 2160 (asynq keeps failed and cancelled tasks 90 days at most); every value is at least one second."
+  type = object({
+    completed_hours = optional(number, 168)
+    failed_hours    = optional(number, 168)
+    cancelled_hours = optional(number, 168)
+  })
+  default = {}
+
+  validation {
+    condition = (alltrue([for h in values(var.retention) : h * 3600 >= 1])
+    && var.retention.failed_hours <= 2160 && var.retention.cancelled_hours <= 2160)
+    error_message = "retention hours must be at least 1/3600 (one second); failed_hours and cancelled_hours at most 2160 (90 days)."
   }
 }
 

@@ -23,6 +23,7 @@ var scenarios = []scenario{
 	{"EndToEnd", (*stack).scenarioEndToEnd},
 	{"Routing", (*stack).scenarioRouting},
 	{"Priority", (*stack).scenarioPriority},
+	{"StorageGrowth", (*stack).scenarioStorageGrowth},
 	{"Limits", (*stack).scenarioLimits},
 	{"Promotion", (*stack).scenarioPromotion},
 	{"APIFailover", (*stack).scenarioAPIFailover},

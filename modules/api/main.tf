@@ -23,4 +23,6 @@ module "container" {
   ]
   limits = { memory_mb = var.api.memory_mb, cpus = var.api.cpus }
   tmpfs  = { "/tmp" = "rw,noexec,nosuid,size=16m,mode=1777" }
+  # The workers' budgets: submissions over them are refused before they queue.
+  task_budget = var.workers
 }

@@ -1,5 +1,5 @@
 variable "app" {
-  description = "What the app roles share (the root module's local.app): environment; the calcgrid image, its binary and the non-root uid:gid it runs as; Redis address and password; names of the app and data networks; log rotation (modules/container's defaults when omitted); diagnostics (register the diagnostic.* task types)."
+  description = "What the app roles share (the root module's local.app): environment; the calcgrid image, its binary and the non-root uid:gid it runs as; Redis address and password; names of the app and data networks; log rotation (modules/container's defaults when omitted); diagnostics (register the diagnostic.* task types); retention (hours a completed, failed or cancelled task is kept; the app's defaults when omitted)."
   type = object({
     environment = string
     image       = string
@@ -9,12 +9,24 @@ variable "app" {
     networks    = object({ app = string, data = string })
     log         = optional(object({ max_size = optional(string), max_file = optional(number) }))
     diagnostics = bool
+    retention   = optional(object({ completed_hours = number, failed_hours = number, cancelled_hours = number }))
   })
 }
 
 variable "api" {
   description = "The root module's api settings: replicas, memory_mb and cpus per replica, queue_max_pending (pending tasks per queue above which submissions get 429)."
   type        = object({ replicas = number, memory_mb = number, cpus = number, queue_max_pending = number })
+}
+
+variable "workers" {
+  description = "The root module's worker settings, of which the API reads memory_mb, cpus, concurrency, task_memory_mb and task_work_s: it refuses (422) a task over the budget they give one worker slot (see modules/container's task_budget)."
+  type = object({
+    memory_mb      = number
+    cpus           = number
+    concurrency    = number
+    task_memory_mb = optional(number)
+    task_work_s    = optional(number)
+  })
 }
 
 variable "app_subnet" {

@@ -7,11 +7,21 @@ locals {
 
   # How a calcgrid role runs, said once for api, worker and monitor.
   app = var.app == null ? null : {
-    env = {
+    env = merge({
       CALCGRID_LISTEN         = ":${var.app.port}"
       CALCGRID_REDIS_ADDR     = var.app.redis.address
       CALCGRID_REDIS_PASSWORD = var.app.redis.password
-    }
+      }, var.app.retention == null ? {} : {
+      CALCGRID_RETENTION_COMPLETED = "${var.app.retention.completed_hours}h"
+      CALCGRID_RETENTION_FAILED    = "${var.app.retention.failed_hours}h"
+      CALCGRID_RETENTION_CANCELLED = "${var.app.retention.cancelled_hours}h"
+      }, var.task_budget == null ? {} : {
+      CALCGRID_WORKER_MEMORY_MB   = tostring(var.task_budget.memory_mb)
+      CALCGRID_WORKER_CPUS        = tostring(var.task_budget.cpus)
+      CALCGRID_WORKER_CONCURRENCY = tostring(var.task_budget.concurrency)
+      CALCGRID_TASK_MEMORY_MB     = tostring(coalesce(var.task_budget.task_memory_mb, 0))
+      CALCGRID_TASK_WORK_BUDGET   = "${coalesce(var.task_budget.task_work_s, 0)}s"
+    })
     healthcheck = { test = ["CMD", var.app.binary, "probe", "http://127.0.0.1:${var.app.port}/healthz"], interval = "5s", timeout = "3s", retries = 3, start_period = "10s" }
   }
   image            = var.app == null ? var.image : var.app.image
@@ -109,6 +119,10 @@ resource "docker_container" "this" {
       condition = (var.app == null ? var.image != null && var.user != null && var.healthcheck != null
       : var.image == null && var.user == null && var.healthcheck == null && length(var.entrypoint) == 0 && length(var.command) == 0 && var.instance_env_var == "")
       error_message = "Give either app (a calcgrid role) or image, user and healthcheck (any other image), not both: app sets the image, user, entrypoint, command, instance variable and health check itself."
+    }
+    precondition {
+      condition     = var.task_budget == null || var.app != null
+      error_message = "task_budget applies to the calcgrid roles only: give it with app."
     }
     precondition {
       condition     = alltrue([for n in var.networks : length(n.ipv4_addresses) == 0 || length(n.ipv4_addresses) == var.replicas])

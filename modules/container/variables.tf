@@ -37,13 +37,16 @@ variable "replicas" {
 }
 
 variable "app" {
-  description = "Set for the calcgrid roles (api, worker, monitor); null for other images. The image, its binary and the uid:gid it runs as, the Redis it uses, and the port of the role's HTTP server: the container runs `<binary> <role>` with CALCGRID_LISTEN, CALCGRID_REDIS_ADDR, CALCGRID_REDIS_PASSWORD and CALCGRID_INSTANCE (its own name) set beside env, and its health check runs `<binary> probe http://127.0.0.1:<port>/healthz` (the runtime image has no shell). With app set, image, user, entrypoint, command, instance_env_var and healthcheck stay unset."
+  description = "Set for the calcgrid roles (api, worker, monitor); null for other images. The image, its binary and the uid:gid it runs as, the Redis it uses, and the port of the role's HTTP server: the container runs `<binary> <role>` with CALCGRID_LISTEN, CALCGRID_REDIS_ADDR, CALCGRID_REDIS_PASSWORD, CALCGRID_INSTANCE (its own name) and, with retention, CALCGRID_RETENTION_COMPLETED, _FAILED and _CANCELLED set beside env, and its health check runs `<binary> probe http://127.0.0.1:<port>/healthz` (the runtime image has no shell). With app set, image, user, entrypoint, command, instance_env_var and healthcheck stay unset."
   type = object({
     image  = string
     binary = string
     user   = string
     redis  = object({ address = string, password = string })
     port   = number
+    # Hours a finished task is kept, by final state (validated by the root
+    # module's retention variable); the app's defaults when omitted.
+    retention = optional(object({ completed_hours = number, failed_hours = number, cancelled_hours = number }))
   })
   default = null
 
@@ -51,6 +54,18 @@ variable "app" {
     condition     = try(startswith(var.app.binary, "/") && var.app.port >= 1 && var.app.port <= 65535, var.app == null)
     error_message = "app.binary must be an absolute path and app.port a TCP port."
   }
+}
+
+variable "task_budget" {
+  description = "Set for the calcgrid roles that hold tasks to a budget (api refuses, worker checks again): one worker container's memory_mb, cpus and concurrency, and the optional overrides task_memory_mb and task_work_s (validated by the root module's worker variable). Sets CALCGRID_WORKER_MEMORY_MB, CALCGRID_WORKER_CPUS, CALCGRID_WORKER_CONCURRENCY, CALCGRID_TASK_MEMORY_MB and CALCGRID_TASK_WORK_BUDGET (0: derived), from which the app derives the budgets; needs app."
+  type = object({
+    memory_mb      = number
+    cpus           = number
+    concurrency    = number
+    task_memory_mb = optional(number)
+    task_work_s    = optional(number)
+  })
+  default = null
 }
 
 variable "image" {

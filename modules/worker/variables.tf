@@ -1,5 +1,5 @@
 variable "app" {
-  description = "What the app roles share (the root module's local.app); a worker reads environment, image, binary, user, Redis address and password, the data network's name, log rotation and diagnostics. See modules/api for each attribute."
+  description = "What the app roles share (the root module's local.app); a worker reads environment, image, binary, user, Redis address and password, the data network's name, log rotation, diagnostics and retention. See modules/api for each attribute."
   type = object({
     environment = string
     image       = string
@@ -9,10 +9,19 @@ variable "app" {
     networks    = object({ data = string })
     log         = optional(object({ max_size = optional(string), max_file = optional(number) }))
     diagnostics = bool
+    retention   = optional(object({ completed_hours = number, failed_hours = number, cancelled_hours = number }))
   })
 }
 
 variable "worker" {
-  description = "The root module's worker settings: replicas, memory_mb and cpus per replica, concurrency (tasks one worker runs at once), shutdown_timeout (seconds after SIGTERM before SIGKILL)."
-  type        = object({ replicas = number, memory_mb = number, cpus = number, concurrency = number, shutdown_timeout = number })
+  description = "The root module's worker settings: replicas, memory_mb and cpus per replica, concurrency (tasks one worker runs at once), shutdown_timeout (seconds after SIGTERM before SIGKILL), and the task budget overrides task_memory_mb and task_work_s (null: derived; see modules/container's task_budget)."
+  type = object({
+    replicas         = number
+    memory_mb        = number
+    cpus             = number
+    concurrency      = number
+    shutdown_timeout = number
+    task_memory_mb   = optional(number)
+    task_work_s      = optional(number)
+  })
 }

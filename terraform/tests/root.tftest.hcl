@@ -92,6 +92,32 @@ run "refuses_zero_concurrency" {
   expect_failures = [var.worker]
 }
 
+run "refuses_task_memory_over_the_go_limit" {
+  command = plan
+
+  variables {
+    worker = { memory_mb = 384, cpus = 0.5, concurrency = 2, task_memory_mb = 200 }
+  }
+  expect_failures = [var.worker]
+}
+
+run "refuses_fractional_task_work" {
+  command = plan
+
+  variables {
+    worker = { memory_mb = 384, cpus = 0.5, concurrency = 2, task_work_s = 0.5 }
+  }
+  expect_failures = [var.worker]
+}
+
+run "accepts_task_budget_overrides" {
+  command = plan
+
+  variables {
+    worker = { memory_mb = 384, cpus = 0.5, concurrency = 2, task_memory_mb = 150, task_work_s = 60 }
+  }
+}
+
 run "refuses_unbounded_queue" {
   command = plan
 
@@ -99,6 +125,24 @@ run "refuses_unbounded_queue" {
     api = { memory_mb = 128, cpus = 0.25, queue_max_pending = 0 }
   }
   expect_failures = [var.api]
+}
+
+run "refuses_retention_beyond_the_archive" {
+  command = plan
+
+  variables {
+    retention = { failed_hours = 2161 }
+  }
+  expect_failures = [var.retention]
+}
+
+run "refuses_retention_under_a_second" {
+  command = plan
+
+  variables {
+    retention = { completed_hours = 0 }
+  }
+  expect_failures = [var.retention]
 }
 
 run "refuses_fractional_rate_limit" {

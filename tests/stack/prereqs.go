@@ -36,6 +36,9 @@ type Machine struct {
 	Purpose  Purpose
 	LookPath func(string) (string, error)
 	Root     bool // may install packages itself
+	// Sudo: not root, but sudo runs without a password (a hosted CI
+	// runner), so packages are installed through `sudo -n apt-get`.
+	Sudo bool
 	// AirgapImages: base images must be built from Debian packages (no
 	// image registry answers and some are not on the Docker host yet).
 	AirgapImages bool
@@ -49,6 +52,8 @@ var prereqs = []Prereq{
 	{"redis-server", "redis-server", "the app's integration tests start private Redis servers (make test)",
 		func(m Machine) bool { return m.Purpose == ForTest }},
 	{"shellcheck", "shellcheck", "lints the shell scripts (make lint)",
+		func(m Machine) bool { return m.Purpose == ForTest }},
+	{"promtool", "prometheus", "checks the alerting rules and runs their unit tests (make lint)",
 		func(m Machine) bool { return m.Purpose == ForTest }},
 }
 
@@ -66,8 +71,10 @@ func (s PrereqState) Status(m Machine) string {
 		return "found at " + s.Path
 	case !s.Needed:
 		return "not needed now"
-	case m.Root && m.aptAvailable():
+	case m.mayInstall() && m.Root:
 		return "missing: will install (apt-get install " + s.Package + ")"
+	case m.mayInstall():
+		return "missing: will install (sudo apt-get install " + s.Package + ")"
 	default:
 		return "MISSING: " + InstallCommand(m, []string{s.Package})
 	}
@@ -76,6 +83,18 @@ func (s PrereqState) Status(m Machine) string {
 func (m Machine) aptAvailable() bool {
 	_, err := m.LookPath("apt-get")
 	return err == nil
+}
+
+// mayInstall: packages can be installed here without asking anyone.
+func (m Machine) mayInstall() bool { return (m.Root || m.Sudo) && m.aptAvailable() }
+
+// aptGet is the command line of an apt-get call, through sudo when not root
+// (with env: sudo does not pass DEBIAN_FRONTEND on).
+func (m Machine) aptGet(args ...string) []string {
+	if m.Root {
+		return append([]string{"apt-get"}, args...)
+	}
+	return append([]string{"sudo", "-n", "env", "DEBIAN_FRONTEND=noninteractive", "apt-get"}, args...)
 }
 
 // CheckPrereqs returns the state of every prerequisite on m.
@@ -114,22 +133,24 @@ func InstallCommand(m Machine, pkgs []string) string {
 	return "sudo apt-get update && sudo apt-get install -y --no-install-recommends " + list
 }
 
-// EnsurePrereqs installs the missing prerequisites when it may (root with
-// apt-get), and otherwise fails at once with the command to run.
+// EnsurePrereqs installs the missing prerequisites when it may (apt-get as
+// root or through passwordless sudo), and otherwise fails at once with the
+// command to run.
 func EnsurePrereqs(ctx context.Context, m Machine, out io.Writer) error {
 	missing := Missing(CheckPrereqs(m))
 	if len(missing) == 0 {
 		return nil
 	}
-	if !m.Root || !m.aptAvailable() {
+	if !m.mayInstall() {
 		return fmt.Errorf("missing %s; run:\n  %s", strings.Join(missing, ", "), InstallCommand(m, missing))
 	}
 	fmt.Fprintf(out, "    installing %s from the distribution's packages\n", strings.Join(missing, " "))
 	for _, args := range [][]string{{"update", "-qq"}, append([]string{"install", "-y", "-qq", "--no-install-recommends"}, missing...)} {
-		cmd := exec.CommandContext(ctx, "apt-get", args...)
+		line := m.aptGet(args...)
+		cmd := exec.CommandContext(ctx, line[0], line[1:]...)
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		if b, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("apt-get %s: %w\n%s", strings.Join(args, " "), err, b)
+			return fmt.Errorf("%s: %w\n%s", strings.Join(line, " "), err, b)
 		}
 	}
 	if still := Missing(CheckPrereqs(m)); len(still) > 0 {

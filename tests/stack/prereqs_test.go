@@ -66,9 +66,11 @@ func TestPrereqDecisions(t *testing.T) {
 		{"up, air-gapped images, apt but not root", Machine{Purpose: ForUp, LookPath: aptOnly, AirgapImages: true},
 			[]string{"debootstrap"}, "sudo apt-get update && sudo apt-get install -y --no-install-recommends debootstrap"},
 		{"test, registry", Machine{Purpose: ForTest, LookPath: aptOnly},
-			[]string{"redis-server", "shellcheck"}, "sudo apt-get update && sudo apt-get install -y --no-install-recommends redis-server shellcheck"},
+			[]string{"redis-server", "shellcheck", "prometheus"}, "sudo apt-get update && sudo apt-get install -y --no-install-recommends redis-server shellcheck prometheus"},
 		{"test, air-gapped", Machine{Purpose: ForTest, LookPath: none, AirgapImages: true},
-			[]string{"debootstrap", "redis-server", "shellcheck"}, "install debootstrap redis-server shellcheck"},
+			[]string{"debootstrap", "redis-server", "shellcheck", "prometheus"}, "install debootstrap redis-server shellcheck prometheus"},
+		{"test, passwordless sudo but no apt", Machine{Purpose: ForTest, LookPath: none, Sudo: true},
+			[]string{"redis-server", "shellcheck", "prometheus"}, "with this system's package manager"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Missing(CheckPrereqs(tc.m))
@@ -134,4 +136,43 @@ func TestBootstrapInstallsAsRoot(t *testing.T) {
 	if !strings.Contains(string(b), "install -y -qq --no-install-recommends redis-server") {
 		t.Errorf("apt-get calls %q, want an install of redis-server", b)
 	}
+}
+
+// TestInstallsThroughSudo: not root but with passwordless sudo (a hosted CI
+// runner), the missing programs are installed by `sudo -n … apt-get` (a
+// stand-in sudo records the calls here).
+func TestInstallsThroughSudo(t *testing.T) {
+	path := pathWithout(t, "redis-server", "shellcheck", "promtool", "apt-get", "sudo")
+	log := filepath.Join(t.TempDir(), "sudo.log")
+	for name, script := range map[string]string{
+		"sudo":    "#!/bin/sh\necho \"$*\" >>" + log + "\n",
+		"apt-get": "#!/bin/sh\nexit 1\n", // must not be called without sudo
+	} {
+		if err := os.WriteFile(filepath.Join(path, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := Machine{Purpose: ForTest, LookPath: lookIn(path), Sudo: true}
+	if got := CheckPrereqs(m); !strings.Contains(stateOf(got, "promtool").Status(m), "will install (sudo apt-get install prometheus)") {
+		t.Errorf("status %q, want a sudo install", stateOf(got, "promtool").Status(m))
+	}
+	t.Setenv("PATH", path)
+	err := EnsurePrereqs(t.Context(), m, os.Stdout)
+	if err == nil || !strings.Contains(err.Error(), "still not on PATH") {
+		t.Errorf("EnsurePrereqs with a stand-in sudo: %v, want 'still not on PATH'", err)
+	}
+	b, _ := os.ReadFile(log)
+	want := "-n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server shellcheck prometheus"
+	if !strings.Contains(string(b), want) {
+		t.Errorf("sudo calls %q, want %q", b, want)
+	}
+}
+
+func stateOf(states []PrereqState, command string) PrereqState {
+	for _, s := range states {
+		if s.Command == command {
+			return s
+		}
+	}
+	return PrereqState{}
 }

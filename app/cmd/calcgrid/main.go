@@ -11,12 +11,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/calcgrid/calcgrid/app/internal/cli"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-const usage = `calcgrid runs CPU-heavy financial calculations as tasks on a Redis-backed queue.
+var usage = `calcgrid runs CPU-heavy financial calculations as tasks on a Redis-backed queue.
 
 Usage: calcgrid <command> [flags]
 
@@ -27,10 +29,17 @@ Commands:
   probe     GET a URL and exit 0 on a 2xx answer (container health checks)
   version   print the version
 
+Client commands (against --endpoint or CALCGRID_ENDPOINT, default ` + cli.DefaultEndpoint + `):
+` + cli.Summary() + `
 Run "calcgrid <command> --help" for a command's flags and CALCGRID_* variables.
 `
 
 func main() {
+	if len(os.Args) > 1 && cli.Handles(os.Args[1]) {
+		// The client takes Ctrl-C itself: while waiting on a task it asks
+		// whether to cancel it.
+		os.Exit(cli.Main(os.Args[1:], version))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()

@@ -48,11 +48,15 @@ func open(c config.Common, role string, stderr io.Writer) (*taskstore.Store, *ta
 	logger := config.Logger(stderr, c.LogLevel, role, c.Instance)
 	redis.SetLogger(redisLogger{logger})
 	rdb := redis.NewClient(opt)
-	return taskstore.New(rdb, c.Retention), reg, logger, func() { rdb.Close() }, nil
+	return taskstore.New(rdb, taskstore.Retention(c.Retention)), reg, logger, func() { rdb.Close() }, nil
 }
 
 func runAPI(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	c, err := config.ParseAPI(args, getenv, stderr)
+	if err != nil {
+		return usageError{err}
+	}
+	budget, err := c.Budget.Tasks(c.WorkerConcurrency)
 	if err != nil {
 		return usageError{err}
 	}
@@ -61,7 +65,9 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stde
 		return err
 	}
 	defer closeStore()
-	logger.Info("api starting", "version", version, "task_types", len(reg.All()), "max_pending", c.MaxPending)
+	reg.SetBudget(budget)
+	logger.Info("api starting", "version", version, "task_types", len(reg.All()), "max_pending", c.MaxPending,
+		"task_memory_bytes", budget.Memory, "task_work_budget", budget.CPU.String(), "slot_cpus", budget.SlotCPUs)
 	h := api.New(api.Options{
 		Store: store, Registry: reg, Logger: logger, Instance: c.Instance,
 		MaxPending: c.MaxPending, Weights: c.Weights,
@@ -74,16 +80,22 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return usageError{err}
 	}
+	budget, err := c.Budget.Tasks(c.Concurrency)
+	if err != nil {
+		return usageError{err}
+	}
 	store, reg, logger, closeStore, err := open(c.Common, "worker", stderr)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	memLimit, err := worker.LimitMemory("/sys/fs/cgroup", getenv)
+	reg.SetBudget(budget)
+	memLimit, err := worker.LimitMemory(worker.Cgroups(), getenv)
 	if err != nil {
 		logger.Warn("could not read the container's memory limit; the Go runtime has none", "error", err)
 	}
-	logger.Info("worker starting", "version", version, "go_memory_limit_bytes", memLimit)
+	logger.Info("worker starting", "version", version, "go_memory_limit_bytes", memLimit,
+		"task_memory_bytes", budget.Memory, "task_work_budget", budget.CPU.String(), "slot_cpus", budget.SlotCPUs)
 	return worker.New(worker.Options{
 		Store: store, Registry: reg, Logger: logger, Listen: c.Listen,
 		Concurrency: c.Concurrency, Weights: c.Weights, StrictPriority: c.StrictPriority,

@@ -59,6 +59,7 @@ type API struct {
 func New(opts Options) *chi.Mux {
 	reg := metrics.NewRegistry()
 	reg.MustRegister(metrics.NewQueues(opts.Store.QueueInfo, opts.Logger))
+	metrics.RegisterQueueCap(reg, opts.MaxPending)
 	reg.MustRegister(metrics.NewStorage(func() (int64, int64, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 		defer cancel()
@@ -262,6 +263,36 @@ type taskType struct {
 	TimeoutS      int            `json:"timeout_s"`
 	MaxRetry      int            `json:"max_retry"`
 	PayloadSchema map[string]any `json:"payload_schema"`
+	Cost          taskCost       `json:"cost"`
+}
+
+// taskCost is how a type's work and memory grow with its payload and the
+// budgets this environment holds one task to: submissions over them get 422.
+type taskCost struct {
+	tasks.CostModel
+	// WorkBudgetS is the most CPU time of one core a task may need: the
+	// environment's work budget, or what fits in the type's timeout at a
+	// worker slot's share of CPUs when that is less (WorkBudgetSource).
+	WorkBudgetS      float64 `json:"work_budget_s"`
+	WorkBudgetSource string  `json:"work_budget_source"`
+	// MemoryBudgetBytes is a worker slot's memory; nil when unbounded.
+	MemoryBudgetBytes *int64 `json:"memory_budget_bytes"`
+}
+
+func costOf(d tasks.Definition) taskCost {
+	c := taskCost{CostModel: d.CostModel, WorkBudgetSource: "environment"}
+	if c.Fields == nil {
+		c.Fields = []string{}
+	}
+	limit, byTimeout := d.Budget.WorkLimit(d.Timeout)
+	c.WorkBudgetS = limit.Seconds()
+	if byTimeout {
+		c.WorkBudgetSource = "timeout"
+	}
+	if d.Budget.Memory > 0 {
+		c.MemoryBudgetBytes = &d.Budget.Memory
+	}
+	return c
 }
 
 func (a *API) taskTypes(w http.ResponseWriter, _ *http.Request) {
@@ -269,7 +300,7 @@ func (a *API) taskTypes(w http.ResponseWriter, _ *http.Request) {
 	out := make([]taskType, len(defs))
 	for i, d := range defs {
 		out[i] = taskType{Name: d.Name, Description: d.Description, Queue: d.Queue,
-			TimeoutS: int(d.Timeout / time.Second), MaxRetry: d.MaxRetry, PayloadSchema: d.Schema}
+			TimeoutS: int(d.Timeout / time.Second), MaxRetry: d.MaxRetry, PayloadSchema: d.Schema, Cost: costOf(d)}
 	}
 	writeJSON(w, http.StatusOK, map[string][]taskType{"task_types": out})
 }

@@ -76,7 +76,7 @@ func servedRoutes(t *testing.T) []string {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	t.Cleanup(func() { rdb.Close() })
 	router := api.New(api.Options{
-		Store: taskstore.New(rdb, time.Hour), Registry: tasks.NewRegistry(),
+		Store: taskstore.New(rdb, taskstore.KeepFor(time.Hour)), Registry: tasks.NewRegistry(),
 		Logger: slog.New(slog.DiscardHandler), MaxPending: 1, Weights: config.DefaultWeights(),
 	})
 	var routes []string

@@ -4,6 +4,7 @@ package apptest
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -28,11 +29,15 @@ type Stack struct {
 	Registry *tasks.Registry
 	Server   *httptest.Server
 	Logger   *slog.Logger
+	// Logs holds every line the API and the workers logged.
+	Logs *Logs
 }
 
 // Options tune a Stack; zero values take production defaults.
 type Options struct {
 	MaxPending int
+	// Retention is how long finished tasks are kept (default an hour).
+	Retention time.Duration
 }
 
 // Logger logs JSON to stderr under go test -v, else nowhere.
@@ -43,9 +48,23 @@ func Logger(t testing.TB) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
+// recordingLogger logs JSON into logs, and also to stderr under go test -v.
+func recordingLogger(t testing.TB, logs *Logs) *slog.Logger {
+	var w io.Writer = logs
+	if testing.Verbose() {
+		w = io.MultiWriter(logs, os.Stderr)
+	}
+	return slog.New(slog.NewJSONHandler(w, nil)).With("test", t.Name())
+}
+
 // NewStore returns a store on the Redis at addr with production client
 // settings, closed at cleanup.
 func NewStore(t testing.TB, addr string) *taskstore.Store {
+	t.Helper()
+	return newStore(t, addr, time.Hour)
+}
+
+func newStore(t testing.TB, addr string, retention time.Duration) *taskstore.Store {
 	t.Helper()
 	opt, err := config.Redis{Addr: addr}.Options()
 	if err != nil {
@@ -53,7 +72,7 @@ func NewStore(t testing.TB, addr string) *taskstore.Store {
 	}
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { rdb.Close() })
-	return taskstore.New(rdb, time.Hour)
+	return taskstore.New(rdb, taskstore.KeepFor(retention))
 }
 
 // Start runs the API with the types in reg on a fresh redis-server.
@@ -62,8 +81,13 @@ func Start(t testing.TB, reg *tasks.Registry, o Options) *Stack {
 	if o.MaxPending == 0 {
 		o.MaxPending = 10000
 	}
+	if o.Retention == 0 {
+		o.Retention = time.Hour
+	}
 	srv := redistest.Start(t)
-	s := &Stack{t: t, Redis: srv, Store: NewStore(t, srv.Addr), Registry: reg, Logger: Logger(t)}
+	logs := &Logs{}
+	s := &Stack{t: t, Redis: srv, Store: newStore(t, srv.Addr, o.Retention), Registry: reg,
+		Logger: recordingLogger(t, logs), Logs: logs}
 	s.Server = httptest.NewServer(api.New(api.Options{
 		Store: s.Store, Registry: reg, Logger: s.Logger.With("role", "api"), Instance: "api-test",
 		MaxPending: o.MaxPending, Weights: config.DefaultWeights(),

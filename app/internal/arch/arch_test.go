@@ -10,6 +10,11 @@
 //     metrics, and either must be changeable without rebuilding the other.
 //     The rule is on production code; api's integration tests run a real
 //     worker through apptest, which is what they are for.
+//   - the command-line client (cli, and client under it) talks to the API
+//     over HTTP only: it never depends on api, worker or taskstore, so it
+//     follows the published contract (openapi.yaml) rather than the server's
+//     internals, and a server refactoring cannot silently change what the
+//     client sends or reads. Its tests run a real API and worker, as api's do.
 //   - app/cmd is wiring: it parses the command line, builds the parts from
 //     app/internal and runs them. Concretely:
 //     (1) besides the standard library and app/internal it imports only
@@ -48,6 +53,9 @@ const (
 	quant  = app + "/internal/quant"
 	api    = app + "/internal/api"
 	worker = app + "/internal/worker"
+	cli    = app + "/internal/cli"
+	client = app + "/internal/client"
+	store  = app + "/internal/taskstore"
 	cmd    = app + "/cmd/"
 
 	// cmdLineBudget bounds the non-test lines of each app/cmd package.
@@ -91,7 +99,7 @@ func packages(t *testing.T) map[string]pkg {
 		}
 	}
 	// A rule about a package that is not there would pass silently.
-	for _, want := range []string{quant, api, worker} {
+	for _, want := range []string{quant, api, worker, cli, client, store} {
 		if _, ok := pkgs[want]; !ok {
 			t.Fatalf("go list did not report %s; update the rules if it moved", want)
 		}
@@ -174,6 +182,18 @@ func TestAPIAndWorkerAreIndependent(t *testing.T) {
 		for _, dep := range pkgs[from].Deps {
 			if base(dep) == to {
 				t.Errorf("%s depends on %s (%s): the api and worker roles share only taskstore, tasks and metrics",
+					from, to, chain(pkgs, from, to))
+			}
+		}
+	}
+}
+
+func TestClientUsesOnlyTheHTTPAPI(t *testing.T) {
+	pkgs := packages(t)
+	for _, from := range []string{cli, client} {
+		for _, dep := range pkgs[from].Deps {
+			if to := base(dep); to == api || to == worker || to == store {
+				t.Errorf("%s depends on %s (%s): the client talks to the API over HTTP only",
 					from, to, chain(pkgs, from, to))
 			}
 		}

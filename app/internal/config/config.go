@@ -79,14 +79,54 @@ type Common struct {
 	Instance    string
 	LogLevel    slog.Level
 	Diagnostics bool
-	// Retention is how long finished tasks, their results and metadata are kept.
-	Retention time.Duration
+	// Retention is how long finished tasks, their results and metadata are
+	// kept, per final state.
+	Retention Retention
+}
+
+// Retention is how long a task is kept after it completed, failed or was
+// cancelled.
+type Retention struct {
+	Completed, Failed, Cancelled time.Duration
+}
+
+// maxArchived is the longest asynq (v0.26.0) keeps a failed or cancelled
+// task.
+const maxArchived = 90 * 24 * time.Hour
+
+// Budget is what the task budgets derive from (tasks.SlotBudget): one
+// worker container's memory limit and CPUs, with optional overrides. The API
+// refuses what the workers could not run; the workers check again.
+type Budget struct {
+	WorkerMemoryMB int
+	WorkerCPUs     float64
+	// TaskMemoryMB overrides the memory per worker slot (0: derive it).
+	TaskMemoryMB int
+	// TaskWork is the most CPU time of one core a task may need (0: what
+	// fits in 80% of its type's timeout).
+	TaskWork time.Duration
+}
+
+// Tasks is the budget of one task on a worker that runs concurrency tasks.
+func (b Budget) Tasks(concurrency int) (tasks.Budget, error) {
+	tb, err := tasks.SlotBudget(tasks.Worker{
+		MemoryLimit: int64(b.WorkerMemoryMB) << 20, CPUs: b.WorkerCPUs, Concurrency: concurrency,
+		TaskMemory: int64(b.TaskMemoryMB) << 20, TaskCPU: b.TaskWork,
+	})
+	if err != nil {
+		return tasks.Budget{}, fmt.Errorf("%s: %w", EnvName("task-memory-mb"), err)
+	}
+	return tb, nil
 }
 
 // API configures `calcgrid api`.
 type API struct {
 	Common
-	Listen string
+	Budget
+	// WorkerConcurrency is the workers' concurrency, which their memory and
+	// CPUs are shared by.
+	WorkerConcurrency int
+	Listen            string
 	// MaxPending is the per-queue backlog above which submissions get 429.
 	MaxPending int
 	// Weights is reported by GET /v1/queues (the workers apply it).
@@ -96,6 +136,7 @@ type API struct {
 // Worker configures `calcgrid worker`.
 type Worker struct {
 	Common
+	Budget
 	Listen          string
 	Concurrency     int
 	Weights         Weights
@@ -201,6 +242,27 @@ func (s *set) integer(p *int, name string, def, lo, hi int, text string) {
 	})
 }
 
+// number registers a bounded number.
+func (s *set) number(p *float64, name string, def, lo, hi float64, text string) {
+	s.fs.Float64Var(p, name, def, s.usage(name, fmt.Sprintf("%s (%g..%g)", text, lo, hi)))
+	s.checks = append(s.checks, func() error {
+		if !(*p >= lo && *p <= hi) {
+			return fmt.Errorf("--%s / %s must be ≥ %g and ≤ %g (got %g)", name, EnvName(name), lo, hi, *p)
+		}
+		return nil
+	})
+}
+
+func (s *set) nonNegative(p *time.Duration, name string, def time.Duration, text string) {
+	s.dur(p, name, def, text)
+	s.checks = append(s.checks, func() error {
+		if *p < 0 {
+			return fmt.Errorf("--%s / %s must be a duration such as 90s, or 0 (got %s)", name, EnvName(name), *p)
+		}
+		return nil
+	})
+}
+
 func (s *set) positive(p *time.Duration, name string, def time.Duration, text string) {
 	s.dur(p, name, def, text)
 	s.checks = append(s.checks, func() error {
@@ -269,7 +331,70 @@ func (s *set) common(c *Common) {
 	s.str(&c.Instance, "instance", host, "instance name, logged and sent in the X-Calcgrid-Instance header")
 	s.logLevel(&c.LogLevel)
 	s.boolean(&c.Diagnostics, "diagnostics", false, "register the diagnostic.* task types (for development and tests)")
-	s.positive(&c.Retention, "retention", 7*24*time.Hour, "how long finished tasks and their results are kept")
+	s.retention(&c.Retention)
+}
+
+// retention registers --retention, the default of --retention-completed,
+// --retention-failed and --retention-cancelled.
+func (s *set) retention(r *Retention) {
+	all := new(time.Duration)
+	s.positive(all, "retention", 7*24*time.Hour, "how long finished tasks and their results are kept, unless set per final state")
+	for _, st := range []struct {
+		p      *time.Duration
+		name   string
+		max    time.Duration
+		bounds string
+	}{
+		{&r.Completed, "completed", 0, "at least 1s"},
+		{&r.Failed, "failed", maxArchived, "from 1s to 2160h (asynq keeps failed and cancelled tasks at most 90 days)"},
+		{&r.Cancelled, "cancelled", maxArchived, "from 1s to 2160h (asynq keeps failed and cancelled tasks at most 90 days)"},
+	} {
+		name := "retention-" + st.name
+		v := &optionalDuration{d: st.p}
+		s.value(v, name, "how long "+st.name+" tasks are kept (default: --retention)")
+		s.checks = append(s.checks, func() error {
+			if !v.set {
+				*st.p = *all
+			}
+			if *st.p < time.Second || (st.max > 0 && *st.p > st.max) {
+				return fmt.Errorf("--%s / %s must be %s (got %s)", name, EnvName(name), st.bounds, *st.p)
+			}
+			return nil
+		})
+	}
+}
+
+// optionalDuration is a duration flag that tells unset from set.
+type optionalDuration struct {
+	d   *time.Duration
+	set bool
+}
+
+func (o *optionalDuration) String() string {
+	if o.d == nil || !o.set {
+		return ""
+	}
+	return o.d.String()
+}
+
+func (o *optionalDuration) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*o.d, o.set = d, true
+	return nil
+}
+
+// budget registers what the task budgets derive from; api and worker share
+// them, so both refuse the same payloads.
+func (s *set) budget(b *Budget) {
+	s.integer(&b.WorkerMemoryMB, "worker-memory-mb", 0, 0, 1<<20,
+		"memory limit of one worker container in MiB (0: none); each of its slots gets 72% of it divided by its concurrency")
+	s.number(&b.WorkerCPUs, "worker-cpus", 0, 0, 1024,
+		"CPUs of one worker container (0: one per slot); a task must fit in its type's timeout at the slot's share")
+	s.integer(&b.TaskMemoryMB, "task-memory-mb", 0, 0, 1<<20, "memory one task may hold, in MiB, instead of the derived share (0: derive)")
+	s.nonNegative(&b.TaskWork, "task-work-budget", 0, "CPU time of one core one task may need, e.g. 60s (0: what fits in 80% of its type's timeout)")
 }
 
 // Usage texts shown by --help.
@@ -286,6 +411,8 @@ func ParseAPI(args []string, getenv func(string) string, out io.Writer) (API, er
 	s.str(&c.Listen, "listen", ":8080", "HTTP listen address")
 	s.common(&c.Common)
 	s.integer(&c.MaxPending, "queue-max-pending", 10000, 1, 10_000_000, "pending tasks per queue above which submissions get 429")
+	s.integer(&c.WorkerConcurrency, "worker-concurrency", 4, 1, 1024, "tasks a worker runs at the same time (set it like the workers')")
+	s.budget(&c.Budget)
 	s.value(c.Weights, "queue-weights", "queue weights reported by GET /v1/queues (set it like the workers')")
 	return c, s.parse(args, getenv)
 }
@@ -297,6 +424,7 @@ func ParseWorker(args []string, getenv func(string) string, out io.Writer) (Work
 	s.str(&c.Listen, "listen", ":9090", "listen address of /healthz, /readyz and /metrics")
 	s.common(&c.Common)
 	s.integer(&c.Concurrency, "worker-concurrency", 4, 1, 1024, "tasks run at the same time")
+	s.budget(&c.Budget)
 	s.value(c.Weights, "queue-weights", "share of worker attention per queue")
 	s.boolean(&c.StrictPriority, "strict-priority", false, "always empty higher queues first (lower queues can starve)")
 	s.positive(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running tasks may finish before they are requeued")

@@ -43,9 +43,20 @@ func TestWorkerSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	if w.Concurrency != 8 || w.Weights["high"] != 10 || w.Weights["low"] != 1 || !w.StrictPriority ||
-		w.ShutdownTimeout != 45*time.Second || w.LogLevel != slog.LevelDebug || w.Retention != 24*time.Hour ||
+		w.ShutdownTimeout != 45*time.Second || w.LogLevel != slog.LevelDebug || w.Retention != (Retention{24 * time.Hour, 24 * time.Hour, 24 * time.Hour}) ||
 		!w.Diagnostics || w.Instance != "w-1" {
 		t.Errorf("worker config = %+v", w)
+	}
+}
+
+// TestRetentionPerState: --retention is the default of each final state's
+// own setting; a state set explicitly keeps its value.
+func TestRetentionPerState(t *testing.T) {
+	a, err := ParseAPI([]string{"--retention-failed", "720h"}, env(map[string]string{
+		"CALCGRID_RETENTION": "24h", "CALCGRID_RETENTION_CANCELLED": "1h",
+	}), io.Discard)
+	if want := (Retention{Completed: 24 * time.Hour, Failed: 720 * time.Hour, Cancelled: time.Hour}); err != nil || a.Retention != want {
+		t.Errorf("retention = %+v (%v), want %+v", a.Retention, err, want)
 	}
 }
 
@@ -61,6 +72,8 @@ func TestInvalidSettings(t *testing.T) {
 		{map[string]string{"CALCGRID_SHUTDOWN_TIMEOUT": "-1s"}, "must be a positive duration"},
 		{map[string]string{"CALCGRID_LOG_LEVEL": "loud"}, "CALCGRID_LOG_LEVEL"},
 		{map[string]string{"CALCGRID_REDIS_DB": "16"}, "CALCGRID_REDIS_DB must be"},
+		{map[string]string{"CALCGRID_RETENTION_FAILED": "2161h"}, "CALCGRID_RETENTION_FAILED must be from 1s to 2160h"},
+		{map[string]string{"CALCGRID_RETENTION_COMPLETED": "0s"}, "CALCGRID_RETENTION_COMPLETED must be at least 1s"},
 	} {
 		_, err := ParseWorker(nil, env(c.env), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

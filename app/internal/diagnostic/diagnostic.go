@@ -19,16 +19,18 @@ const maxMS = 600_000
 // Register adds the diagnostic.* types to r.
 func Register(r *tasks.Registry) error {
 	return r.Register(
-		tasks.Define(tasks.Spec{
+		tasks.Define(tasks.Spec[Empty]{
 			Name: "diagnostic.noop", Description: "Does nothing and succeeds.",
 			Queue: tasks.QueueMedium, Timeout: 30 * time.Second, MaxRetry: 3,
-			Schema: tasks.ObjectSchema(map[string]any{}),
+			Schema: tasks.ObjectSchema(map[string]any{}), CostModel: negligible,
 		}, noop),
-		timed("diagnostic.sleep", "Sleeps for ms milliseconds, reporting progress.", "how long to sleep, in milliseconds", sleep),
-		timed("diagnostic.cpu", "Keeps one CPU busy for ms milliseconds, reporting progress.", "how long to burn CPU, in milliseconds", cpu),
-		tasks.Define(tasks.Spec{
+		timed("diagnostic.sleep", "Sleeps for ms milliseconds, reporting progress.", "how long to sleep, in milliseconds",
+			tasks.CostModel{Work: "none: it waits (but holds a worker slot for ms)", Memory: "none"}, nil, sleep),
+		timed("diagnostic.cpu", "Keeps one CPU busy for ms milliseconds, reporting progress.", "how long to burn CPU, in milliseconds",
+			tasks.CostModel{Work: "ms milliseconds of one core", Memory: "none", Fields: []string{"ms"}}, cpuCost, cpu),
+		tasks.Define(tasks.Spec[Failure]{
 			Name: "diagnostic.fail", Description: "Fails (error or panic) on the first `times` attempts, then succeeds.",
-			Queue: tasks.QueueMedium, Timeout: 30 * time.Second, MaxRetry: 3,
+			Queue: tasks.QueueMedium, Timeout: 30 * time.Second, MaxRetry: 3, CostModel: negligible,
 			Schema: tasks.ObjectSchema(map[string]any{
 				"mode":  tasks.EnumSchema("how to fail", "error", "error", "panic"),
 				"times": tasks.IntegerSchema("attempts that fail before one succeeds", 0, 100, 1),
@@ -37,12 +39,23 @@ func Register(r *tasks.Registry) error {
 	)
 }
 
+// negligible is the cost model of types that do next to nothing.
+var negligible = tasks.CostModel{Work: "none", Memory: "none"}
+
 // timed defines a type whose payload is a duration {"ms": n}.
-func timed(name, desc, msDesc string, handle func(context.Context, Duration, tasks.Reporter) (Spent, error)) tasks.Definition {
-	return tasks.Define(tasks.Spec{
+func timed(name, desc, msDesc string, model tasks.CostModel, cost func(Duration) tasks.Cost,
+	handle func(context.Context, Duration, tasks.Reporter) (Spent, error)) tasks.Definition {
+	return tasks.Define(tasks.Spec[Duration]{
 		Name: name, Description: desc, Queue: tasks.QueueMedium, Timeout: 15 * time.Minute, MaxRetry: 3,
-		Schema: tasks.ObjectSchema(map[string]any{"ms": tasks.IntegerSchema(msDesc, 0, maxMS, 1000)}),
+		Schema:    tasks.ObjectSchema(map[string]any{"ms": tasks.IntegerSchema(msDesc, 0, maxMS, 1000)}),
+		CostModel: model, Cost: cost,
 	}, handle)
+}
+
+// cpuCost: diagnostic.cpu burns exactly the time it is asked for.
+func cpuCost(d Duration) tasks.Cost {
+	return tasks.Cost{CPU: time.Duration(*d.MS) * time.Millisecond,
+		Work: tasks.Formula{Text: fmt.Sprintf("ms = %d milliseconds", *d.MS), Fields: []string{"ms"}}}
 }
 
 // Empty is the payload of diagnostic.noop.

@@ -195,12 +195,52 @@ func (p OptionPayload) option() quant.Option {
 	return o
 }
 
-func priceOption(ctx context.Context, p OptionPayload, r tasks.Reporter) (OptionResult, error) {
-	start := time.Now()
-	s := quant.Settings{
+func (p OptionPayload) settings() quant.Settings {
+	return quant.Settings{
 		Method: quant.Method(p.Method), Paths: int(*p.Paths), Steps: int(*p.Steps),
 		Seed: *p.Seed, Greeks: p.Greeks,
 	}
+}
+
+// optionCost is what pricing p takes (quant.EstimatePrice), worded with the
+// payload's fields.
+func optionCost(p OptionPayload) tasks.Cost {
+	o, s := p.option(), p.settings()
+	e := quant.EstimatePrice(o, s)
+	c := tasks.Cost{CPU: e.CPU, Memory: e.Memory,
+		Work:  tasks.Formula{Text: "a closed form"},
+		Space: tasks.Formula{Text: "a fixed allowance"},
+	}
+	paths, steps := tasks.Count(float64(s.Paths)), tasks.Count(float64(s.Steps))
+	k := quant.Pricings(o, s)
+	times, pricings := "", ""
+	if k > 1 {
+		times, pricings = fmt.Sprintf(" × %d", k), fmt.Sprintf(" × %d pricings (greeks)", k)
+	}
+	units := tasks.Count(e.Units)
+	switch {
+	case s.Method == quant.Binomial:
+		n := tasks.Count(float64(s.Steps | 1))
+		c.Work = tasks.Formula{Text: fmt.Sprintf("(steps + 1)(steps + 2)/2 tree nodes%s = (%s + 1)(%s + 2)/2%s = %s nodes", pricings, n, n, times, units),
+			Fields: []string{"steps"}}
+	case s.Method != quant.MonteCarlo:
+	case o.Style == quant.European:
+		c.Work = tasks.Formula{Text: fmt.Sprintf("paths%s = %s%s = %s paths", pricings, paths, times, units), Fields: []string{"paths"}}
+	default:
+		c.Work = tasks.Formula{Text: fmt.Sprintf("paths × steps%s = %s × %s%s = %s path-steps", pricings, paths, steps, times, units),
+			Fields: []string{"paths", "steps"}}
+		c.Space = tasks.Formula{Text: fmt.Sprintf("72 bytes a chunk of 2^20 path-steps = 72 × %s × %s / 2^20 bytes", paths, steps),
+			Fields: []string{"paths", "steps"}}
+		if o.Style == quant.American {
+			c.Space.Text = fmt.Sprintf("8 bytes × paths × (steps + 1) (Longstaff–Schwartz keeps every path at every date, and its cash flow) = 8 × %s × (%s + 1) bytes", paths, steps)
+		}
+	}
+	return c
+}
+
+func priceOption(ctx context.Context, p OptionPayload, r tasks.Reporter) (OptionResult, error) {
+	start := time.Now()
+	s := p.settings()
 	res, err := quant.Price(ctx, p.option(), s, progressOf(r))
 	if err != nil {
 		return OptionResult{}, kernelError(err)
@@ -228,13 +268,22 @@ func priceOption(ctx context.Context, p OptionPayload, r tasks.Reporter) (Option
 
 func optionDefinition() tasks.Definition {
 	num := tasks.NumberSchema
-	return tasks.Define(tasks.Spec{
+	return tasks.Define(tasks.Spec[OptionPayload]{
 		Name: "option.price",
 		Description: "Price a European, American, Asian or barrier option (Black–Scholes–Merton, " +
 			"Leisen–Reimer binomial or Monte Carlo), optionally with greeks.",
 		Queue:    tasks.QueueMedium,
 		Timeout:  30 * time.Minute,
 		MaxRetry: 2,
+		CostModel: tasks.CostModel{
+			Work: "Per pricing: monte_carlo paths × steps path-steps (european: paths), binomial (steps + 1)(steps + 2)/2 " +
+				"tree nodes, analytic nothing; greeks take 9 pricings (bump-and-revalue) except analytic european. " +
+				"CPU time is that count at the kernel's measured rate.",
+			Memory: "american monte_carlo (Longstaff–Schwartz) keeps every path: 8 bytes × paths × (steps + 1); " +
+				"other methods 72 bytes a chunk of 2^20 path-steps; plus 4 MiB for any run.",
+			Fields: []string{"paths", "steps", "greeks", "method", "style"},
+		},
+		Cost: optionCost,
 		Schema: tasks.ObjectSchema(map[string]any{
 			"style":          tasks.EnumSchema("Exercise or payoff style.", "", styles...),
 			"kind":           tasks.EnumSchema("Call or put.", "", kinds...),

@@ -46,6 +46,10 @@ type PortfolioPayload struct {
 	Confidence  *float64          `json:"confidence,omitempty"`
 	Simulations *float64          `json:"simulations,omitempty"`
 	Seed        *uint64           `json:"seed"`
+
+	// rank and products size the correlation factor (quant factor.Size),
+	// set by Normalize for the cost.
+	rank, products int
 }
 
 // PortfolioResult is the result of portfolio.var.
@@ -133,9 +137,11 @@ func (p *PortfolioPayload) checkCorrelation(c *tasks.Checks) {
 	if !ok {
 		return
 	}
-	if _, err := quant.CorrelationFactor(p.Correlation); errors.Is(err, quant.ErrNotPSD) {
+	f, err := quant.CorrelationFactor(p.Correlation)
+	if errors.Is(err, quant.ErrNotPSD) {
 		c.Add("correlation", "%s", err)
 	}
+	p.rank, p.products = f.Size()
 }
 
 func (p PortfolioPayload) portfolio() quant.Portfolio {
@@ -147,6 +153,19 @@ func (p PortfolioPayload) portfolio() quant.Portfolio {
 		pf.Positions = append(pf.Positions, quant.Position{Name: *pos.Name, Value: *pos.Value, Drift: pos.Drift, Vol: *pos.Volatility})
 	}
 	return pf
+}
+
+// portfolioCost is what p's simulation takes (quant.EstimateVaR).
+func portfolioCost(p PortfolioPayload) tasks.Cost {
+	n, sims := len(p.Positions), int(*p.Simulations)
+	e := quant.EstimateVaR(n, p.rank, p.products, sims)
+	return tasks.Cost{CPU: e.CPU, Memory: e.Memory,
+		Work: tasks.Formula{Text: fmt.Sprintf("simulations × (positions + correlation products) = %s × (%d + %s) = %s scenario terms",
+			tasks.Count(float64(sims)), n, tasks.Count(float64(p.products)), tasks.Count(e.Units)),
+			Fields: []string{"simulations", "positions"}},
+		Space: tasks.Formula{Text: fmt.Sprintf("16 bytes × simulations (every scenario's P&L and the sort's buffer) = 16 × %s bytes", tasks.Count(float64(sims))),
+			Fields: []string{"simulations"}},
+	}
 }
 
 func valueAtRisk(ctx context.Context, p PortfolioPayload, r tasks.Reporter) (PortfolioResult, error) {
@@ -177,13 +196,22 @@ func portfolioDefinition() tasks.Definition {
 		"drift":      num("Annualised drift μ of the position's value.", driftLo, driftHi, 0),
 		"volatility": num("Annualised volatility σ of the position's value.", pvolLo, pvolHi, nil),
 	}, "value", "volatility")
-	return tasks.Define(tasks.Spec{
+	return tasks.Define(tasks.Spec[PortfolioPayload]{
 		Name: "portfolio.var",
 		Description: "Monte Carlo value-at-risk and expected shortfall of a portfolio of correlated " +
 			"geometric-Brownian positions, with the delta-normal VaR for comparison.",
 		Queue:    tasks.QueueMedium,
 		Timeout:  30 * time.Minute,
 		MaxRetry: 2,
+		CostModel: tasks.CostModel{
+			Work: "simulations × (positions + correlation products) scenario terms, where the products are " +
+				"positions·(positions + 1)/2 for a positive definite correlation and positions × rank otherwise; " +
+				"CPU time is that count at the kernel's measured rate.",
+			Memory: "16 bytes × simulations (every scenario's P&L and the sort's buffer) + 40 bytes × positions² " +
+				"(the correlation's factorization) + 4 MiB for any run.",
+			Fields: []string{"simulations", "positions"},
+		},
+		Cost: portfolioCost,
 		Schema: tasks.ObjectSchema(map[string]any{
 			"positions": map[string]any{
 				"type": "array", "minItems": 1, "maxItems": maxPositions, "items": position,

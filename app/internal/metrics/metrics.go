@@ -148,6 +148,18 @@ func (q *Queues) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// RegisterQueueCap exposes the per-queue backlog above which the API refuses
+// submissions with 429 (queue-max-pending), so that alerts compare the queue
+// depth with each environment's own cap instead of repeating it.
+func RegisterQueueCap(reg prometheus.Registerer, maxPending int) {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "queue_max_pending",
+		Help: "Pending tasks per queue above which the API refuses submissions with 429.",
+	})
+	g.Set(float64(maxPending))
+	reg.MustRegister(g)
+}
+
 // Storage reports Redis's memory against its maxmemory, the figure
 // submissions are admitted by (taskstore.HighWater).
 type Storage struct {

@@ -256,3 +256,12 @@ func mergeInto(dst, a, b []float64) {
 		}
 	}
 }
+
+// Size is what the factor costs ValueAtRisk per scenario: the normals drawn
+// (its rank) and the multiply-adds that correlate them (products).
+func (f factor) Size() (rank, products int) {
+	for _, c := range f.cols {
+		products += c
+	}
+	return f.k, products
+}

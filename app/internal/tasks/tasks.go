@@ -82,11 +82,36 @@ type Definition struct {
 	MaxRetry int
 	// Schema is the JSON Schema of the payload, served by GET /v1/task-types.
 	Schema map[string]any
-	// Prepare decodes raw, applies defaults and validates it, returning the
-	// canonical payload to store. Client mistakes are *ValidationError.
-	Prepare func(raw json.RawMessage) (json.RawMessage, error)
-	// Handle runs a prepared payload; the result is stored as JSON.
-	Handle func(ctx context.Context, payload json.RawMessage, r Reporter) (any, error)
+	// CostModel says how the type's work and memory grow with its payload.
+	CostModel CostModel
+	// Budget bounds what one task may take; Prepare refuses a payload over
+	// it and Handle will not run one. Registry.Lookup and All set it to the
+	// registry's.
+	Budget Budget
+
+	prepare  func(raw json.RawMessage, b Budget) (json.RawMessage, error)
+	handle   func(ctx context.Context, payload json.RawMessage, b Budget, r Reporter) (any, error)
+	estimate func(raw json.RawMessage) (Cost, error)
+}
+
+// Estimate is what running payload takes, by the type's cost model (zero
+// for types without one); an invalid payload is a *ValidationError.
+func (d Definition) Estimate(payload json.RawMessage) (Cost, error) {
+	return d.estimate(payload)
+}
+
+// Prepare decodes raw, applies defaults and validates it, returning the
+// canonical payload to store. Client mistakes, including a payload whose
+// estimated cost exceeds d.Budget, are *ValidationError.
+func (d Definition) Prepare(raw json.RawMessage) (json.RawMessage, error) {
+	return d.prepare(raw, d.Budget)
+}
+
+// Handle runs a prepared payload; the result is stored as JSON. A payload
+// over d.Budget (accepted where the budget was larger) fails with
+// ErrPermanent before anything runs.
+func (d Definition) Handle(ctx context.Context, payload json.RawMessage, r Reporter) (any, error) {
+	return d.handle(ctx, payload, d.Budget, r)
 }
 
 // Payload is implemented by a type's payload struct (on its pointer):
@@ -97,28 +122,53 @@ type Payload interface {
 }
 
 // Spec is the static part of a Definition, for Define.
-type Spec struct {
+type Spec[P any] struct {
 	Name        string
 	Description string
 	Queue       string
 	Timeout     time.Duration
 	MaxRetry    int
 	Schema      map[string]any
+	// CostModel says in words how Cost grows; required.
+	CostModel CostModel
+	// Cost estimates what a normalized payload takes; nil for types whose
+	// work and memory are small and do not grow with the payload.
+	Cost func(p P) Cost
 }
 
+// ErrOverBudget is a payload that the worker's budget refuses: it was
+// accepted where the budget was larger. It wraps ErrPermanent.
+var ErrOverBudget = fmt.Errorf("%w: over this worker's task budget", ErrPermanent)
+
 // Define builds a Definition from a typed payload P and handler, so each type
-// writes only its struct, its Normalize and its computation.
+// writes only its struct, its Normalize, its cost and its computation.
 func Define[P any, PP interface {
 	*P
 	Payload
-}, R any](s Spec, handle func(ctx context.Context, p P, r Reporter) (R, error)) Definition {
+}, R any](s Spec[P], handle func(ctx context.Context, p P, r Reporter) (R, error)) Definition {
+	cost := func(p *P) Cost {
+		if s.Cost == nil {
+			return Cost{}
+		}
+		return s.Cost(*p)
+	}
+	admit := func(p *P, b Budget) []FieldError {
+		errs := b.Check(s.Name, s.Timeout, cost(p))
+		for i := range errs {
+			errs[i].Field = joinField("payload", errs[i].Field)
+		}
+		return errs
+	}
 	return Definition{
 		Name: s.Name, Description: s.Description, Queue: s.Queue,
-		Timeout: s.Timeout, MaxRetry: s.MaxRetry, Schema: s.Schema,
-		Prepare: func(raw json.RawMessage) (json.RawMessage, error) {
+		Timeout: s.Timeout, MaxRetry: s.MaxRetry, Schema: s.Schema, CostModel: s.CostModel,
+		prepare: func(raw json.RawMessage, b Budget) (json.RawMessage, error) {
 			p, err := Decode[P, PP](raw)
 			if err != nil {
 				return nil, err
+			}
+			if errs := admit(p, b); len(errs) > 0 {
+				return nil, &ValidationError{Errors: errs}
 			}
 			out, err := json.Marshal(p)
 			if err != nil {
@@ -126,12 +176,22 @@ func Define[P any, PP interface {
 			}
 			return out, nil
 		},
-		Handle: func(ctx context.Context, raw json.RawMessage, r Reporter) (any, error) {
+		handle: func(ctx context.Context, raw json.RawMessage, b Budget, r Reporter) (any, error) {
 			p, err := Decode[P, PP](raw)
 			if err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrPermanent, err)
 			}
+			if errs := admit(p, b); len(errs) > 0 {
+				return nil, fmt.Errorf("%w: %w", ErrOverBudget, &ValidationError{Errors: errs})
+			}
 			return handle(ctx, *p, r)
+		},
+		estimate: func(raw json.RawMessage) (Cost, error) {
+			p, err := Decode[P, PP](raw)
+			if err != nil {
+				return Cost{}, err
+			}
+			return cost(p), nil
 		},
 	}
 }
@@ -207,10 +267,11 @@ func jsonKind(goKind string) string {
 	}
 }
 
-// Registry holds the task types by name. It is built at start-up and only
-// read afterwards, so it needs no lock.
+// Registry holds the task types by name and the budget they run under. It
+// is built at start-up and only read afterwards, so it needs no lock.
 type Registry struct {
 	byName map[string]Definition
+	budget Budget
 }
 
 // NewRegistry returns an empty registry.
@@ -224,8 +285,10 @@ func (r *Registry) Register(defs ...Definition) error {
 		switch {
 		case d.Name == "":
 			return errors.New("register task type: empty name")
-		case d.Prepare == nil || d.Handle == nil:
-			return fmt.Errorf("register %s: Prepare and Handle are required", d.Name)
+		case d.prepare == nil || d.handle == nil:
+			return fmt.Errorf("register %s: not built by Define", d.Name)
+		case d.CostModel.Work == "" || d.CostModel.Memory == "":
+			return fmt.Errorf("register %s: the cost model must say how work and memory grow", d.Name)
 		case !slices.Contains(Queues(), d.Queue):
 			return fmt.Errorf("register %s: queue %q is not one of %v", d.Name, d.Queue, Queues())
 		case d.Timeout <= 0:
@@ -239,9 +302,14 @@ func (r *Registry) Register(defs ...Definition) error {
 	return nil
 }
 
+// SetBudget sets the budget of every type, for Lookup and All to return;
+// call it at start-up.
+func (r *Registry) SetBudget(b Budget) { r.budget = b }
+
 // Lookup finds a type by name.
 func (r *Registry) Lookup(name string) (Definition, bool) {
 	d, ok := r.byName[name]
+	d.Budget = r.budget
 	return d, ok
 }
 
@@ -249,6 +317,7 @@ func (r *Registry) Lookup(name string) (Definition, bool) {
 func (r *Registry) All() []Definition {
 	out := make([]Definition, 0, len(r.byName))
 	for _, d := range r.byName {
+		d.Budget = r.budget
 		out = append(out, d)
 	}
 	slices.SortFunc(out, func(a, b Definition) int { return strings.Compare(a.Name, b.Name) })

@@ -1,11 +1,15 @@
-// Package taskstore keeps tasks in Redis: asynq holds the queues, payloads,
-// results and retry state; a small hash per task (calcgrid:task:{id}) holds
-// what asynq does not track (request id, creation and start times, attempts,
-// progress, the cancel flag) and lives as long as asynq keeps the result.
+// Package taskstore keeps tasks in Redis: asynq holds the queues, results
+// and retry state; calcgrid keeps, per task, a small metadata hash
+// (calcgrid:task:{id}: request id, fingerprint, times, attempts, progress,
+// the cancel flag) and, until the task ends, its payload
+// (calcgrid:payload:{id}). Both are written in the same Lua script as
+// asynq's record, live as long as it does, and a task is found only while
+// both records exist.
 package taskstore
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -41,9 +45,17 @@ var idNamespace = uuid.MustParse("6f0f7c0e-4a47-4d8e-9a43-8f3f3b1d52a1")
 // tasks are announced to workers.
 const CancelChannel = "calcgrid:cancel"
 
-func metaKey(id string) string { return "calcgrid:task:" + id }
+const (
+	metaPrefix    = "calcgrid:task:"
+	payloadPrefix = "calcgrid:payload:"
+)
 
-// Fields of the metadata hash.
+func metaKey(id string) string    { return metaPrefix + id }
+func payloadKey(id string) string { return payloadPrefix + id }
+
+// Fields of the metadata hash. Times are unix microseconds from Redis's own
+// clock (TIME), so that API and worker machines whose clocks differ still
+// record created ≤ started ≤ ended; the scripts also enforce that order.
 const (
 	fQueue       = "queue"
 	fRequestID   = "request_id"
@@ -54,10 +66,18 @@ const (
 	fProgress    = "progress"
 	fCancelledAt = "cancelled_at"
 	fEndedAt     = "ended_at"
+	// fNonce is random per Submit call: it tells the call that created a
+	// task from any other, even one carrying the same request id.
+	fNonce = "nonce"
+	// The scripts also keep "outcome": the final state a worker recorded
+	// (completed, failed or cancelled) just before asynq records it; a task
+	// run again after its worker died in between replays it instead of
+	// running without its payload.
 )
 
 type meta struct {
 	queue, requestID, fingerprint     string
+	nonce                             string
 	createdAt, startedAt, cancelledAt time.Time
 	endedAt                           time.Time
 	attempts                          int
@@ -65,14 +85,27 @@ type meta struct {
 }
 
 func parseMeta(h map[string]string) meta {
-	m := meta{queue: h[fQueue], requestID: h[fRequestID], fingerprint: h[fFingerprint]}
-	m.createdAt, _ = time.Parse(time.RFC3339Nano, h[fCreatedAt])
-	m.startedAt, _ = time.Parse(time.RFC3339Nano, h[fStartedAt])
-	m.cancelledAt, _ = time.Parse(time.RFC3339Nano, h[fCancelledAt])
-	m.endedAt, _ = time.Parse(time.RFC3339Nano, h[fEndedAt])
+	m := meta{queue: h[fQueue], requestID: h[fRequestID], fingerprint: h[fFingerprint], nonce: h[fNonce]}
+	m.createdAt = parseTime(h[fCreatedAt])
+	m.startedAt = parseTime(h[fStartedAt])
+	m.cancelledAt = parseTime(h[fCancelledAt])
+	m.endedAt = parseTime(h[fEndedAt])
 	m.attempts, _ = strconv.Atoi(h[fAttempts])
 	m.progress, _ = strconv.ParseFloat(h[fProgress], 64)
 	return m
+}
+
+// parseTime reads a metadata time: unix microseconds, or RFC 3339 in
+// records written before the scripts kept Redis's clock.
+func parseTime(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	if us, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.UnixMicro(us).UTC()
+	}
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
 }
 
 // TimeoutGrace is how long after a task's own timeout asynq's deadline
@@ -81,25 +114,41 @@ func parseMeta(h map[string]string) meta {
 // deadline, would retry it).
 const TimeoutGrace = 2 * time.Second
 
-func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
+// Retention is how long a task is kept after it reaches each final state:
+// its asynq record (with the result) and its metadata, which expire
+// together. asynq itself keeps archived (failed and cancelled) tasks at
+// most 90 days and 10,000 per queue.
+type Retention struct {
+	Completed, Failed, Cancelled time.Duration
+}
+
+// KeepFor is a Retention of d in every final state.
+func KeepFor(d time.Duration) Retention { return Retention{d, d, d} }
+
+// ttls are the metadata TTLs of the final states, in milliseconds, as the
+// scripts take them: completed, failed, cancelled. A finished task's
+// metadata expires when its retention ends, and the task with it (a task
+// is found only while both records exist); asynq's record follows within
+// a sweep (Sweep, or asynq's own janitor for completed tasks).
+func (r Retention) ttls() []any {
+	return []any{r.Completed.Milliseconds(), r.Failed.Milliseconds(), r.Cancelled.Milliseconds()}
+}
 
 // Store reads and writes tasks.
 type Store struct {
 	rdb       redis.UniversalClient
-	client    *asynq.Client
 	inspector *asynq.Inspector
-	retention time.Duration
+	retention Retention
 	mem       memoryCache
 }
 
-// New returns a Store on rdb keeping finished tasks for retention. The caller
+// New returns a Store on rdb keeping finished tasks for r. The caller
 // closes rdb.
-func New(rdb redis.UniversalClient, retention time.Duration) *Store {
+func New(rdb redis.UniversalClient, r Retention) *Store {
 	return &Store{
 		rdb:       rdb,
-		client:    asynq.NewClientFromRedisClient(rdb),
 		inspector: asynq.NewInspectorFromRedisClient(rdb),
-		retention: retention,
+		retention: r,
 	}
 }
 
@@ -138,89 +187,161 @@ func (s Submission) fingerprint() string {
 // IDFor is the task id a submission key maps to.
 func IDFor(key string) string { return uuid.NewSHA1(idNamespace, []byte(key)).String() }
 
+// submitScript accepts a submission in one atomic step: asynq's record
+// (what asynq's client.Enqueue writes: the task hash, the pending list, the
+// queue set), calcgrid's metadata and the payload, or nothing.
+//
+//	KEYS: metadata, payload, asynq's task key and pending list in the
+//	      submission's queue, asynq's queue set
+//	ARGV: id, queue, fingerprint, request id, encoded TaskMessage, payload,
+//	      max pending, nonce, then every queue name
+//
+// It answers {0, fingerprint} when the key already names a task (both
+// records exist), {1, pending} when the queue is full, {2, created_at} once
+// accepted. A record the key left behind alone — metadata whose asynq task
+// is gone, or a finished asynq task whose metadata expired — belongs to no
+// visible task: it is removed and the key reused. A live asynq task without
+// metadata is refused ({3, state}): nothing calcgrid writes leaves one.
+var submitScript = redis.NewScript(asynqPrefixLua + `
+local id = ARGV[1]
+local old = redis.call("HGET", KEYS[1], "queue")
+if old and redis.call("EXISTS", qprefix(old) .. "t:" .. id) == 1 then
+	return {0, redis.call("HGET", KEYS[1], "fingerprint")}
+end
+for i = 9, #ARGV do
+	local p = qprefix(ARGV[i])
+	local state = redis.call("HGET", p .. "t:" .. id, "state")
+	if state == "completed" or state == "archived" then
+		redis.call("ZREM", p .. state, id)
+		redis.call("DEL", p .. "t:" .. id)
+	elseif state then
+		return {3, state}
+	end
+end
+local pending = redis.call("LLEN", KEYS[4])
+if pending >= tonumber(ARGV[7]) then
+	return {1, pending}
+end
+local t = redis.call("TIME")
+local now = t[1] .. string.format("%06d", t[2])
+redis.call("DEL", KEYS[1], KEYS[2])
+redis.call("HSET", KEYS[1], "queue", ARGV[2], "request_id", ARGV[4], "created_at", now, "fingerprint", ARGV[3],
+	"nonce", ARGV[8])
+redis.call("SET", KEYS[2], ARGV[6])
+redis.call("HSET", KEYS[3], "msg", ARGV[5], "state", "pending", "pending_since", now .. "000")
+redis.call("LPUSH", KEYS[4], id)
+redis.call("SADD", KEYS[5], ARGV[2])
+return {2, now}
+`)
+
 // Submit enqueues sub unless its key already names a task, in which case it
-// returns that task and created=false. maxPending bounds the queue backlog.
+// returns that task and created=false. maxPending bounds the queue backlog,
+// checked inside the same atomic step, so concurrent submitters cannot
+// overshoot it.
 func (s *Store) Submit(ctx context.Context, sub Submission, maxPending int) (t Task, created bool, err error) {
 	id := IDFor(sub.Key)
 	fp := sub.fingerprint()
-	if t, err := s.existing(ctx, id, fp); !errors.Is(err, ErrNotFound) {
-		return t, false, err
-	}
-	if err := s.admitStorage(ctx); err != nil {
-		return Task{}, false, err
-	}
-	pending, err := s.pending(sub.Queue)
-	if err != nil {
-		return Task{}, false, err
-	}
-	if pending >= maxPending {
-		return Task{}, false, fmt.Errorf("%w: %s holds %d pending tasks (limit %d)", ErrQueueFull, sub.Queue, pending, maxPending)
-	}
-	// Concurrent submissions of one key race here: the first writer's
-	// metadata wins field by field (HSETNX in one transaction), and asynq
-	// lets exactly one of them enqueue the id.
-	key := metaKey(id)
-	var first *redis.BoolCmd
-	var storedFP *redis.StringCmd
-	createdAt := now()
-	if _, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		first = p.HSetNX(ctx, key, fQueue, sub.Queue)
-		p.HSetNX(ctx, key, fRequestID, sub.RequestID)
-		p.HSetNX(ctx, key, fCreatedAt, createdAt)
-		p.HSetNX(ctx, key, fFingerprint, fp)
-		p.Expire(ctx, key, s.retention)
-		storedFP = p.HGet(ctx, key, fFingerprint)
-		return nil
-	}); err != nil {
-		return Task{}, false, fmt.Errorf("store task metadata: %w", err)
-	}
-	if storedFP.Val() != fp {
-		return Task{}, false, fmt.Errorf("%w (task %s)", ErrKeyReused, id)
-	}
-	task := asynq.NewTaskWithHeaders(sub.Type, sub.Payload, map[string]string{fRequestID: sub.RequestID})
-	info, err := s.client.EnqueueContext(ctx, task,
-		asynq.TaskID(id), asynq.Queue(sub.Queue), asynq.MaxRetry(sub.MaxRetry),
-		asynq.Timeout(sub.Timeout+TimeoutGrace), asynq.Retention(s.retention))
-	if errors.Is(err, asynq.ErrTaskIDConflict) {
-		t, err := s.existing(ctx, id, fp)
-		return t, false, err
-	}
-	if err != nil {
-		if first.Val() {
-			// Leave nothing behind (Redis refuses writes when out of
-			// memory, but not deletes).
-			cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			defer cancel()
-			s.rdb.Del(cleanup, key)
+	// A full Redis still answers for keys that name a task: the script
+	// then admits nothing new (a limit of 0).
+	limit, full := maxPending, s.admitStorage(ctx)
+	if full != nil {
+		if !errors.Is(full, ErrStorageFull) {
+			return Task{}, false, full
 		}
-		return Task{}, false, fmt.Errorf("enqueue: %w", err)
+		limit = 0
 	}
-	m, err := s.meta(ctx, id)
-	if err != nil {
-		return Task{}, false, err
+	msg := asynqMessage{
+		Type: sub.Type, ID: id, Queue: sub.Queue, Headers: map[string]string{fRequestID: sub.RequestID},
+		Retry: sub.MaxRetry, Timeout: sub.Timeout + TimeoutGrace, Retention: s.retention.Completed,
 	}
-	return build(info, m), true, nil
+	keys := []string{metaKey(id), payloadKey(id), asynqTaskKey(sub.Queue, id), asynqPending(sub.Queue), asynqQueues}
+	nonce := newNonce()
+	args := []any{id, sub.Queue, fp, sub.RequestID, msg.encode(), []byte(sub.Payload), limit, nonce}
+	for _, q := range tasks.Queues() {
+		args = append(args, q)
+	}
+	// A key whose task expires between the script and the read of the
+	// existing task is free again: one more round settles it.
+	for range 2 {
+		res, err := submitScript.Run(ctx, s.rdb, keys, args...).Slice()
+		if err != nil {
+			return s.resolveSubmit(ctx, id, sub, nonce, err)
+		}
+		code, _ := res[0].(int64)
+		switch code {
+		case 0:
+			if res[1] != fp {
+				return Task{}, false, fmt.Errorf("%w (task %s)", ErrKeyReused, id)
+			}
+			t, created, err := s.existing(ctx, id, sub, nonce)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			return t, created, err
+		case 1:
+			if full != nil {
+				return Task{}, false, full
+			}
+			return Task{}, false, fmt.Errorf("%w: %s holds %v pending tasks (limit %d)", ErrQueueFull, sub.Queue, res[1], maxPending)
+		case 2:
+			created, _ := res[1].(string)
+			return build(&asynq.TaskInfo{
+				ID: id, Queue: sub.Queue, Type: sub.Type, State: asynq.TaskStatePending, MaxRetry: sub.MaxRetry,
+			}, meta{queue: sub.Queue, requestID: sub.RequestID, fingerprint: fp, createdAt: parseTime(created)}), true, nil
+		default:
+			return Task{}, false, fmt.Errorf("%w (task %s is %v in asynq but has no metadata)", ErrKeyReused, id, res[1])
+		}
+	}
+	return Task{}, false, fmt.Errorf("submit task %s: its key was reused and freed again meanwhile; retry", id)
 }
 
-// existing returns the task with id if it exists and was submitted with
-// fingerprint fp.
-func (s *Store) existing(ctx context.Context, id, fp string) (Task, error) {
+// resolveSubmit answers a submission whose script failed. Redis's error
+// replies (out of memory, a script error) mean nothing was written. Any
+// other error (a timeout, a dropped connection) leaves the outcome
+// unknown: the script ran entirely or not at all, so reading the key back
+// tells which; the record is never deleted, since it may be a task a
+// worker already runs.
+func (s *Store) resolveSubmit(ctx context.Context, id string, sub Submission, nonce string, err error) (Task, bool, error) {
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		return Task{}, false, fmt.Errorf("enqueue task %s: %w", id, err)
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readBackTimeout)
+	defer cancel()
+	t, created, lerr := s.existing(rctx, id, sub, nonce)
+	if errors.Is(lerr, ErrKeyReused) {
+		return Task{}, false, lerr
+	}
+	if lerr != nil {
+		return Task{}, false, fmt.Errorf("enqueue task %s: outcome unknown (%w); retry with the same idempotency key", id, err)
+	}
+	return t, created, nil
+}
+
+// newNonce returns 8 random bytes in hex.
+func newNonce() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// readBackTimeout bounds reading back a submission whose outcome is
+// unknown, past the caller's own deadline (which may be what ran out).
+const readBackTimeout = time.Second
+
+// existing returns the task with id if it exists and was submitted as sub,
+// and whether the Submit call with nonce created it: go-redis retries a
+// timed-out call once, after which the call that created a task finds it
+// existing.
+func (s *Store) existing(ctx context.Context, id string, sub Submission, nonce string) (Task, bool, error) {
 	t, m, err := s.load(ctx, id)
 	if err != nil {
-		return Task{}, err
+		return Task{}, false, err
 	}
-	if m.fingerprint != fp {
-		return Task{}, fmt.Errorf("%w (task %s)", ErrKeyReused, id)
+	if m.fingerprint != sub.fingerprint() {
+		return Task{}, false, fmt.Errorf("%w (task %s)", ErrKeyReused, id)
 	}
-	return t, nil
-}
-
-func (s *Store) pending(queue string) (int, error) {
-	q, err := s.QueueInfo(queue)
-	if err != nil {
-		return 0, err
-	}
-	return q.Pending, nil
+	return t, m.nonce == nonce, nil
 }
 
 // QueueInfo reports a queue; one that never held a task is empty. (asynq
@@ -253,7 +374,8 @@ func (s *Store) meta(ctx context.Context, id string) (meta, error) {
 }
 
 // load reads asynq's record before the metadata, so that a task seen
-// finished also shows the start its worker recorded.
+// finished also shows the start its worker recorded. A task is found only
+// while both records exist.
 func (s *Store) load(ctx context.Context, id string) (Task, meta, error) {
 	queue, err := s.rdb.HGet(ctx, metaKey(id), fQueue).Result()
 	if errors.Is(err, redis.Nil) {
@@ -273,7 +395,23 @@ func (s *Store) load(ctx context.Context, id string) (Task, meta, error) {
 	if err != nil {
 		return Task{}, meta{}, err
 	}
+	if m.queue != info.Queue { // expired and submitted again meanwhile
+		return Task{}, meta{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if !m.cancelledAt.IsZero() && waiting(info.State) {
+		// Its attempt failed before it saw the cancel: archive it now
+		// rather than show a cancel that is not final yet.
+		if _, err := s.cancel(ctx, id); err != nil {
+			return Task{}, meta{}, err
+		}
+		return s.load(ctx, id)
+	}
 	return build(info, m), m, nil
+}
+
+// waiting reports whether a task in asynq state st waits to run.
+func waiting(st asynq.TaskState) bool {
+	return st == asynq.TaskStatePending || st == asynq.TaskStateScheduled || st == asynq.TaskStateRetry
 }
 
 // Get returns the task with id.
@@ -282,38 +420,91 @@ func (s *Store) Get(ctx context.Context, id string) (Task, error) {
 	return t, err
 }
 
+// cancelScript sets a live task's cancel flag in one step with reading
+// asynq's state, so that a task that ends meanwhile keeps its own final
+// state: a finished one is never flagged. A waiting task (pending,
+// scheduled, retry) is archived at once, as asynq's Inspector.ArchiveTask
+// does, and ends cancelled with its payload dropped and its retention
+// started; a running one only gets the flag (its worker stops it).
+//
+//	KEYS: metadata, payload
+//	ARGV: id, the cancelled metadata TTL in ms
+//
+// It answers the state after the call: gone, completed, failed, cancelled
+// or active.
+var cancelScript = redis.NewScript(asynqPrefixLua + `
+local id = ARGV[1]
+local q = redis.call("HGET", KEYS[1], "queue")
+if not q then
+	return "gone"
+end
+local p = qprefix(q)
+local state = redis.call("HGET", p .. "t:" .. id, "state")
+local flagged = redis.call("HEXISTS", KEYS[1], "cancelled_at") == 1
+if not state then
+	return "gone"
+elseif state == "completed" then
+	return "completed"
+elseif state == "archived" then
+	if flagged then
+		return "cancelled"
+	end
+	return "failed"
+end
+local t = redis.call("TIME")
+local now = tonumber(t[1] .. string.format("%06d", t[2]))
+for _, f in ipairs(redis.call("HMGET", KEYS[1], "created_at", "started_at")) do
+	now = math.max(now, tonumber(f) or 0)
+end
+now = string.format("%d", now)
+if not flagged then
+	redis.call("HSET", KEYS[1], "cancelled_at", now)
+end
+if state == "active" then
+	return "active"
+elseif state == "pending" then
+	redis.call("LREM", p .. "pending", 0, id)
+elseif state == "scheduled" or state == "retry" then
+	redis.call("ZREM", p .. state, id)
+else
+	return redis.error_reply("task " .. id .. " is " .. state .. " in asynq")
+end
+redis.call("ZADD", p .. "archived", t[1], id)
+redis.call("HSET", p .. "t:" .. id, "state", "archived")
+redis.call("HSET", KEYS[1], "ended_at", now, "outcome", "cancelled")
+redis.call("PEXPIRE", KEYS[1], ARGV[2])
+redis.call("DEL", KEYS[2])
+return "cancelled"
+`)
+
 // Cancel stops a task: a waiting one leaves its queue at once, a running one
 // is told to stop (its worker archives it without retry). It returns the
 // task as it is now, which for a running task is still active.
 func (s *Store) Cancel(ctx context.Context, id string) (Task, error) {
-	t, err := s.Get(ctx, id)
+	state, err := s.cancel(ctx, id)
 	if err != nil {
 		return Task{}, err
 	}
-	switch t.State {
-	case StateCancelled:
-		return t, nil
+	switch state {
+	case "gone":
+		return Task{}, fmt.Errorf("%w: %s", ErrNotFound, id)
 	case StateCompleted, StateFailed:
-		return t, fmt.Errorf("%w: task %s is %s", ErrFinished, id, t.State)
-	}
-	// The flag comes first: a worker that starts the task from now on sees
-	// it, and one already running it gets the message published below.
-	key := metaKey(id)
-	if _, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSetNX(ctx, key, fCancelledAt, now())
-		p.Expire(ctx, key, s.retention)
-		return nil
-	}); err != nil {
-		return Task{}, fmt.Errorf("cancel task %s: %w", id, err)
-	}
-	if t.State != StateActive {
-		// Fails harmlessly when a worker has just picked the task up.
-		_ = s.inspector.ArchiveTask(t.Queue, id)
-	}
-	if err := s.rdb.Publish(ctx, CancelChannel, id).Err(); err != nil {
-		return Task{}, fmt.Errorf("cancel task %s: %w", id, err)
+		return Task{}, fmt.Errorf("%w: task %s is %s", ErrFinished, id, state)
+	case StateActive:
+		if err := s.rdb.Publish(ctx, CancelChannel, id).Err(); err != nil {
+			return Task{}, fmt.Errorf("cancel task %s: %w", id, err)
+		}
 	}
 	return s.Get(ctx, id)
+}
+
+// cancel runs cancelScript on task id and returns its answer.
+func (s *Store) cancel(ctx context.Context, id string) (State, error) {
+	state, err := cancelScript.Run(ctx, s.rdb, []string{metaKey(id), payloadKey(id)}, id, s.retention.ttls()[2]).Text()
+	if err != nil {
+		return "", fmt.Errorf("cancel task %s: %w", id, err)
+	}
+	return State(state), nil
 }
 
 // QueueStats describes one queue.
@@ -489,7 +680,8 @@ func (s *Store) List(ctx context.Context, f Filter, after string) ([]Task, strin
 	return out, c.encode(), nil
 }
 
-// withMeta reads the metadata of infos in one round trip.
+// withMeta reads the metadata of infos in one round trip; a task whose
+// metadata is gone (it is expiring) is left out, as Get would not find it.
 func (s *Store) withMeta(ctx context.Context, infos []*asynq.TaskInfo) ([]Task, error) {
 	if len(infos) == 0 {
 		return nil, nil
@@ -503,9 +695,11 @@ func (s *Store) withMeta(ctx context.Context, infos []*asynq.TaskInfo) ([]Task, 
 	}); err != nil {
 		return nil, fmt.Errorf("read task metadata: %w", err)
 	}
-	out := make([]Task, len(infos))
+	out := make([]Task, 0, len(infos))
 	for i, info := range infos {
-		out[i] = build(info, parseMeta(cmds[i].Val()))
+		if m := parseMeta(cmds[i].Val()); m.queue == info.Queue {
+			out = append(out, build(info, m))
+		}
 	}
 	return out, nil
 }

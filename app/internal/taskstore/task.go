@@ -50,25 +50,26 @@ type Task struct {
 	CompletedAt *time.Time      `json:"completed_at"`
 }
 
-// stateOf maps asynq's view plus calcgrid's cancel flag to a State. A
-// cancelled task ends archived; one that completed before the cancel took
-// effect stays completed, and a running one stays active until it stops.
+// stateOf maps asynq's view plus calcgrid's cancel flag to a State. A task
+// shows cancelled once asynq archived it with the flag set, which is final;
+// a flagged task still waiting (its running attempt failed before it saw
+// the cancel) shows its asynq state until it is archived, which Get does at
+// once (load) and its worker at its next start. One that completed before
+// the cancel took effect stays completed.
 func stateOf(s asynq.TaskState, cancelled bool) State {
 	switch s {
 	case asynq.TaskStateActive:
 		return StateActive
 	case asynq.TaskStateCompleted:
 		return StateCompleted
-	}
-	if cancelled {
-		return StateCancelled
-	}
-	switch s {
 	case asynq.TaskStateScheduled:
 		return StateScheduled
 	case asynq.TaskStateRetry:
 		return StateRetry
 	case asynq.TaskStateArchived:
+		if cancelled {
+			return StateCancelled
+		}
 		return StateFailed
 	default:
 		return StatePending
@@ -76,12 +77,22 @@ func stateOf(s asynq.TaskState, cancelled bool) State {
 }
 
 // endTime is when a finished task ended: the worker's record, or asynq's
-// whole-second time for a task whose worker could not write it.
+// whole-second time for a task whose worker could not write it, never
+// before the task was created or started.
 func endTime(m meta, asynqTime time.Time) *time.Time {
 	if !m.endedAt.IsZero() {
 		return &m.endedAt
 	}
-	return timePtr(asynqTime)
+	if asynqTime.IsZero() {
+		return nil
+	}
+	t := asynqTime
+	for _, earlier := range []time.Time{m.createdAt, m.startedAt} {
+		if t.Before(earlier) {
+			t = earlier
+		}
+	}
+	return &t
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -116,6 +127,8 @@ func build(info *asynq.TaskInfo, m meta) Task {
 	case StateFailed:
 		t.CompletedAt = endTime(m, info.LastFailedAt)
 	case StateCancelled:
+		// When the cancel was accepted (the scripts keep it ≥ started_at),
+		// which no later step changes.
 		t.CompletedAt = timePtr(m.cancelledAt)
 	}
 	if !t.State.Finished() || t.State == StateFailed {

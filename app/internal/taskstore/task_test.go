@@ -19,8 +19,9 @@ func TestStateOf(t *testing.T) {
 		{asynq.TaskStateCompleted, false, StateCompleted},
 		{asynq.TaskStateArchived, false, StateFailed},
 		{asynq.TaskStateArchived, true, StateCancelled},
-		{asynq.TaskStatePending, true, StateCancelled},
-		{asynq.TaskStateRetry, true, StateCancelled},
+		// Cancelled is final: a flagged task still waiting is not yet.
+		{asynq.TaskStatePending, true, StatePending},
+		{asynq.TaskStateRetry, true, StateRetry},
 		// A running task is active until it stops; a finished one stays so.
 		{asynq.TaskStateActive, true, StateActive},
 		{asynq.TaskStateCompleted, true, StateCompleted},

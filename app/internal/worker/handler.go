@@ -37,12 +37,19 @@ func (w *Worker) handler(def tasks.Definition) asynq.Handler {
 		defer stop(nil)
 		defer w.track(id, stop)()
 
-		cancelled, err := w.opts.Store.Started(ctx, id)
+		st, err := w.opts.Store.Started(ctx, id)
+		if errors.Is(err, taskstore.ErrNotFound) {
+			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+		}
 		if err != nil {
 			return err
 		}
-		if cancelled {
-			return errCancelled
+		payload, err := w.prepare(ctx, t, id, st)
+		if err != nil || payload == nil {
+			if err == nil {
+				log.Info("task end replayed", "state", st.Replay)
+			}
+			return err
 		}
 		w.metrics.Started.WithLabelValues(t.Type(), queue).Inc()
 		log.Info("task started")
@@ -66,7 +73,7 @@ func (w *Worker) handler(def tasks.Definition) asynq.Handler {
 			hctx, cancel = context.WithDeadline(ctx, deadline.Add(-taskstore.TimeoutGrace))
 			defer cancel()
 		}
-		result, err := def.Handle(tasks.WithAttempt(hctx, retried+1), t.Payload(), progress)
+		result, err := def.Handle(tasks.WithAttempt(hctx, retried+1), payload, progress)
 		if errors.Is(context.Cause(ctx), errCancelled) {
 			outcome = "cancelled"
 			return errCancelled
@@ -91,8 +98,10 @@ func (w *Worker) handler(def tasks.Definition) asynq.Handler {
 		if _, err := t.ResultWriter().Write(data); err != nil {
 			return fmt.Errorf("store result: %w", err)
 		}
-		if err := w.opts.Store.Ended(ctx, id); err != nil {
-			log.Warn("could not record the end of the task", "error", err)
+		// Without its end recorded the task's metadata would outlive it;
+		// asynq runs it again instead.
+		if err := w.end(ctx, id, taskstore.StateCompleted); err != nil {
+			return err
 		}
 		w.metrics.Succeeded.WithLabelValues(t.Type(), queue).Inc()
 		log.Info("task succeeded", "duration_ms", time.Since(start).Milliseconds())
@@ -106,28 +115,61 @@ func (w *Worker) failed(ctx context.Context, t *asynq.Task, err error) {
 	log, id, queue := w.taskLogger(ctx, t)
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
-	final := true
+	final := taskstore.StateFailed
 	switch {
 	case errors.Is(err, errCancelled):
+		final = taskstore.StateCancelled
 		w.metrics.Cancelled.WithLabelValues(t.Type(), queue).Inc()
 		log.Info("task cancelled")
 	case retried >= maxRetry || errors.Is(err, asynq.SkipRetry):
 		w.metrics.Failed.WithLabelValues(t.Type(), queue).Inc()
 		log.Error("task failed", "error", err.Error())
 	default:
-		final = false
+		final = ""
 		w.metrics.Retried.WithLabelValues(t.Type(), queue).Inc()
 		log.Warn("task attempt failed, will retry", "error", err.Error(), "max_retry", maxRetry)
 	}
-	if final {
-		// The attempt's context may be cancelled already; this write must
-		// still happen.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		if err := w.opts.Store.Ended(ctx, id); err != nil {
+	if final != "" {
+		if err := w.end(ctx, id, final); err != nil {
 			log.Warn("could not record the end of the task", "error", err)
 		}
 	}
+}
+
+// prepare returns the payload an attempt runs, or a nil payload and the
+// error that ends the attempt at once: the task was cancelled before it
+// started, an earlier attempt recorded its final state before its worker
+// stopped (replayed, so the attempt ends that way again), or the payload
+// is gone.
+func (w *Worker) prepare(ctx context.Context, t *asynq.Task, id string, st taskstore.Start) ([]byte, error) {
+	switch st.Replay {
+	case taskstore.StateCompleted:
+		// The result was stored before the end was recorded.
+		return nil, w.end(ctx, id, taskstore.StateCompleted)
+	case taskstore.StateCancelled:
+		return nil, errCancelled
+	case taskstore.StateFailed:
+		// Also a failed task run again from the dashboard: its payload
+		// went when it failed.
+		return nil, fmt.Errorf("the task had already failed, and its payload is dropped when a task ends (submit it again to rerun it): %w", asynq.SkipRetry)
+	}
+	switch {
+	case st.Cancelled:
+		return nil, errCancelled
+	case st.Payload != nil:
+		return st.Payload, nil
+	case len(t.Payload()) > 0:
+		return t.Payload(), nil // enqueued while payloads lived in asynq's message
+	}
+	return nil, fmt.Errorf("task %s has no payload (its record was dropped): %w", id, asynq.SkipRetry)
+}
+
+// end records that task id reached the final state outcome. The attempt's
+// context may be cancelled already; this write must still happen.
+func (w *Worker) end(ctx context.Context, id string, outcome taskstore.State) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	return w.opts.Store.Ended(ctx, id, outcome)
 }
 
 // reporter is the tasks.Reporter given to handlers: Progress only records

@@ -43,7 +43,15 @@ type Options struct {
 	Weights         map[string]int
 	StrictPriority  bool
 	ShutdownTimeout time.Duration
+	// SweepInterval is how often the worker deletes finished tasks whose
+	// retention has passed (taskstore.Store.Sweep); 0 means 30 s.
+	SweepInterval time.Duration
 }
+
+// defaultSweepInterval is how often a worker sweeps by default: an expired
+// task disappears at most this long (plus asynq's whole-second scores)
+// after its retention.
+const defaultSweepInterval = 30 * time.Second
 
 // Worker runs tasks until its context ends.
 type Worker struct {
@@ -105,6 +113,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.logger.Info("worker started", "concurrency", w.opts.Concurrency, "queues", w.opts.Weights,
 		"strict_priority", w.opts.StrictPriority, "task_types", len(w.opts.Registry.All()))
 
+	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
+	swept := make(chan struct{})
+	go func() { defer close(swept); w.sweep(sweepCtx) }()
+	defer func() { stopSweep(); <-swept }()
+
 	httpErr := make(chan error, 1)
 	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHTTP()
@@ -129,6 +142,30 @@ func (w *Worker) Run(ctx context.Context) error {
 	stopHTTP()
 	w.logger.Info("worker stopped")
 	return err
+}
+
+// sweep deletes expired finished tasks every SweepInterval until ctx ends.
+func (w *Worker) sweep(ctx context.Context) {
+	every := w.opts.SweepInterval
+	if every <= 0 {
+		every = defaultSweepInterval
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			n, err := w.opts.Store.Sweep(ctx)
+			if err != nil && ctx.Err() == nil {
+				w.logger.Warn("could not delete expired tasks", "error", err)
+			}
+			if n > 0 {
+				w.logger.Debug("expired tasks deleted", "tasks", n)
+			}
+		}
+	}
 }
 
 func (w *Worker) health() http.Handler {

@@ -9,6 +9,7 @@ variables {
     diagnostics = false
   }
   api        = { replicas = 3, memory_mb = 512, cpus = 0.5, queue_max_pending = 5000 }
+  workers    = { memory_mb = 2048, cpus = 2, concurrency = 4 }
   app_subnet = "10.231.3.0/24"
 }
 
@@ -40,8 +41,26 @@ run "environment_variables" {
       "CALCGRID_QUEUE_MAX_PENDING=5000",
       "CALCGRID_REDIS_ADDR=calcgrid-prod-redis-1:6379",
       "CALCGRID_REDIS_PASSWORD=0123456789abcdef0123456789abcdef",
+      "CALCGRID_TASK_MEMORY_MB=0",
+      "CALCGRID_TASK_WORK_BUDGET=0s",
+      "CALCGRID_WORKER_CONCURRENCY=4",
+      "CALCGRID_WORKER_CPUS=2",
+      "CALCGRID_WORKER_MEMORY_MB=2048",
     ])
-    error_message = "each API replica gets its listen address, Redis, diagnostics off, queue_max_pending and its own instance name"
+    error_message = "each API replica gets its listen address, Redis, diagnostics off, queue_max_pending, the workers' resources (the task budgets derive from them) and its own instance name"
+  }
+}
+
+run "task_budget_overrides" {
+  command = plan
+
+  variables {
+    workers = { memory_mb = 2048, cpus = 2, concurrency = 4, task_memory_mb = 300, task_work_s = 600 }
+  }
+  assert {
+    condition = alltrue([for v in ["CALCGRID_TASK_MEMORY_MB=300", "CALCGRID_TASK_WORK_BUDGET=600s"] :
+    contains(module.container.env["calcgrid-prod-api-1"], v)])
+    error_message = "the API gets the workers' task budget overrides, to refuse what they would"
   }
 }
 

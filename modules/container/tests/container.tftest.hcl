@@ -235,11 +235,39 @@ run "calcgrid_role_from_app" {
   }
 }
 
+run "retention_from_app" {
+  command = plan
+
+  variables {
+    app              = { image = "calcgrid-app:dev", binary = "/usr/local/bin/calcgrid", user = "65532:65532", redis = { address = "r:6379", password = "0123456789abcdef" }, port = 9090, retention = { completed_hours = 168, failed_hours = 0.5, cancelled_hours = 24 } }
+    role             = "worker"
+    image            = null
+    user             = null
+    healthcheck      = null
+    instance_env_var = ""
+    env              = {}
+  }
+  assert {
+    condition = alltrue([for v in ["CALCGRID_RETENTION_COMPLETED=168h", "CALCGRID_RETENTION_FAILED=0.5h", "CALCGRID_RETENTION_CANCELLED=24h"] :
+    contains(nonsensitive(output.env["calcgrid-dev-worker-1"]), v)])
+    error_message = "app.retention sets each final state's retention, in hours as Go durations"
+  }
+}
+
 run "refuses_app_beside_image" {
   command = plan
 
   variables {
     app = { image = "calcgrid-app:dev", binary = "/usr/local/bin/calcgrid", user = "65532:65532", redis = { address = "r:6379", password = "0123456789abcdef" }, port = 8080 }
+  }
+  expect_failures = [docker_container.this]
+}
+
+run "refuses_task_budget_without_app" {
+  command = plan
+
+  variables {
+    task_budget = { memory_mb = 384, cpus = 0.5, concurrency = 2 }
   }
   expect_failures = [docker_container.this]
 }

@@ -31,9 +31,26 @@ run "environment_variables" {
       "CALCGRID_REDIS_ADDR=calcgrid-dev-redis-1:6379",
       "CALCGRID_REDIS_PASSWORD=0123456789abcdef0123456789abcdef",
       "CALCGRID_SHUTDOWN_TIMEOUT=25s",
+      "CALCGRID_TASK_MEMORY_MB=0",
+      "CALCGRID_TASK_WORK_BUDGET=0s",
       "CALCGRID_WORKER_CONCURRENCY=2",
+      "CALCGRID_WORKER_CPUS=0.5",
+      "CALCGRID_WORKER_MEMORY_MB=384",
     ])
-    error_message = "a worker gets Redis, diagnostics, its concurrency, a shutdown timeout 5 s under Docker's and its own instance name"
+    error_message = "a worker gets Redis, diagnostics, its concurrency, memory and CPUs (its task budget derives from them), a shutdown timeout 5 s under Docker's and its own instance name"
+  }
+}
+
+run "task_budget_overrides" {
+  command = plan
+
+  variables {
+    worker = merge(var.worker, { task_memory_mb = 100, task_work_s = 60 })
+  }
+  assert {
+    condition = alltrue([for v in ["CALCGRID_TASK_MEMORY_MB=100", "CALCGRID_TASK_WORK_BUDGET=60s"] :
+    contains(module.container.env["calcgrid-dev-worker-1"], v)])
+    error_message = "a worker gets its task budget overrides"
   }
 }
 

@@ -238,6 +238,8 @@ func prereqs(ctx context.Context, root string, args []string) error {
 		return err
 	}
 	m := stack.Machine{Purpose: stack.Purpose(*purpose), LookPath: exec.LookPath, Root: os.Geteuid() == 0, AirgapImages: airgap}
+	// A hosted CI runner is not root but has passwordless sudo.
+	m.Sudo = !m.Root && exec.CommandContext(ctx, "sudo", "-n", "true").Run() == nil
 	if *install {
 		return stack.EnsurePrereqs(ctx, m, os.Stdout)
 	}

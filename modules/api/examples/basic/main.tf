@@ -30,6 +30,7 @@ module "api" {
     diagnostics = false
   }
   api        = { replicas = 3, memory_mb = 128, cpus = 0.25, queue_max_pending = 10000 }
+  workers    = { memory_mb = 384, cpus = 0.5, concurrency = 2 }
   app_subnet = module.network.app_subnet
 }
 
