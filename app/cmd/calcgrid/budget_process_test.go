@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -161,32 +159,14 @@ func estimate(t *testing.T, def tasks.Definition, payload map[string]any) tasks.
 // its first byte.
 func startWorkerIn(t *testing.T, cg *memoryCgroup, redisAddr, name string, env ...string) *proc {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), name+".log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd := exec.Command("/bin/sh", "-c", `echo $$ > "$0" && exec "$@"`, cg.Procs, binary(t), "worker")
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		return strings.HasPrefix(kv, "GOMEMLIMIT=") || strings.HasPrefix(kv, "GOGC=") || strings.HasPrefix(kv, "CALCGRID_")
 	})
 	cmd.Env = append(cmd.Env, "CALCGRID_REDIS_ADDR="+redisAddr, "CALCGRID_LISTEN=127.0.0.1:0", "CALCGRID_INSTANCE="+name)
 	cmd.Env = append(cmd.Env, env...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, log: logPath, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait(); logFile.Close() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("%s log:\n%s", name, b)
-		}
-	})
+	p := startProc(t, name, cmd)
+	logPath := p.log
 	// The worker is in the cgroup once its start is logged.
 	for deadline := time.Now().Add(30 * time.Second); workerStart(t, logPath).Msg == ""; time.Sleep(20 * time.Millisecond) {
 		select {

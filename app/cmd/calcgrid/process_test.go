@@ -68,16 +68,23 @@ type proc struct {
 
 func startWorker(t *testing.T, redisAddr, name string, env ...string) *proc {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), name+".log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd := exec.Command(binary(t), "worker")
 	cmd.Env = append(os.Environ(),
 		"CALCGRID_REDIS_ADDR="+redisAddr, "CALCGRID_DIAGNOSTICS=1", "CALCGRID_LISTEN=127.0.0.1:0",
 		"CALCGRID_INSTANCE="+name, "CALCGRID_WORKER_CONCURRENCY=1")
 	cmd.Env = append(cmd.Env, env...)
+	return startProc(t, name, cmd)
+}
+
+// startProc starts cmd with its output in a log file named after name; the
+// process dies with the test (and its log is shown when the test failed).
+func startProc(t *testing.T, name string, cmd *exec.Cmd) *proc {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
