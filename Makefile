@@ -71,7 +71,7 @@ bootstrap: ## Make the prerequisites, Terraform/OpenTofu, the docker provider an
 doctor: ## List every prerequisite and piece: found, missing, will install; online or air-gapped
 	scripts/bootstrap.sh --doctor
 
-up: bootstrap ## Build and apply ENV, wait for health, print endpoints
+up: bootstrap build ## Build the stack and the CLI (.bin/calcgrid), apply ENV, wait for health, print endpoints
 	$(STACK) up $(ENV)
 
 down: bootstrap ## Destroy ENV's containers and networks (the Redis volume stays)

@@ -1,9 +1,10 @@
 # dev: small, diagnostics on, generous rate limit for the test suite.
-environment  = "dev"
-http_port    = 18080
-monitor_port = 15555
-app_subnet   = "10.231.1.0/24"
-diagnostics  = true
+environment     = "dev"
+http_port       = 18080
+monitor_port    = 15555
+prometheus_port = 19090
+app_subnet      = "10.231.1.0/24"
+diagnostics     = true
 
 redis = {
   memory_mb    = 256
@@ -39,4 +40,13 @@ monitor = {
   memory_mb = 64
   cpus      = 0.1
   readonly  = false
+}
+
+prometheus = {
+  memory_mb = 192
+  cpus      = 0.2
+  # Fast enough for the stack suite to see a stopped worker within seconds.
+  scrape_interval_s = 5
+  retention_hours   = 6
+  storage_mb        = 64
 }

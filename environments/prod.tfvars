@@ -1,9 +1,10 @@
 # prod: the reference sizing (~9 GB, ~9 cores in limits).
-environment  = "prod"
-http_port    = 18082
-monitor_port = 15557
-app_subnet   = "10.231.3.0/24"
-diagnostics  = false
+environment     = "prod"
+http_port       = 18082
+monitor_port    = 15557
+prometheus_port = 19092
+app_subnet      = "10.231.3.0/24"
+diagnostics     = false
 
 redis = {
   memory_mb    = 1024
@@ -35,4 +36,10 @@ loadbalancer = {
 monitor = {
   memory_mb = 256
   cpus      = 0.25
+}
+
+prometheus = {
+  memory_mb  = 768
+  cpus       = 0.5
+  storage_mb = 256
 }

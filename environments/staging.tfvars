@@ -1,9 +1,10 @@
 # staging: between dev and prod; runs beside dev on the same host.
-environment  = "staging"
-http_port    = 18081
-monitor_port = 15556
-app_subnet   = "10.231.2.0/24"
-diagnostics  = true
+environment     = "staging"
+http_port       = 18081
+monitor_port    = 15556
+prometheus_port = 19091
+app_subnet      = "10.231.2.0/24"
+diagnostics     = true
 
 redis = {
   memory_mb    = 512
@@ -34,4 +35,10 @@ loadbalancer = {
 monitor = {
   memory_mb = 128
   cpus      = 0.25
+}
+
+prometheus = {
+  memory_mb  = 768
+  cpus       = 0.5
+  storage_mb = 256
 }

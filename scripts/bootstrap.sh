@@ -35,13 +35,14 @@ DEBIAN_SUITE=bookworm
 # The official images are the root module's variable defaults
 # (terraform/variables.tf), read by the stack driver: one place pins them.
 declare -A OFFICIAL=()
-IMAGE_KEYS=(redis_image nginx_image go_builder_image runtime_image)
+IMAGE_KEYS=() # the variables' names, in the driver's order
 # Air-gapped replacements: tag and scripts/images/<dir>; the tag carries the
 # version Debian (or the host's Go toolchain) actually provides.
 AIRGAP_BASE=calcgrid-airgap/debian:$DEBIAN_SUITE
 # Where Debian-family hosts keep locally added certificate authorities.
 LOCAL_CA_DIR=/usr/local/share/ca-certificates
-declare -A AIRGAP_DIR=([redis_image]=redis [nginx_image]=nginx [go_builder_image]=go [runtime_image]=runtime)
+declare -A AIRGAP_DIR=([redis_image]=redis [nginx_image]=nginx [go_builder_image]=go [runtime_image]=runtime
+  [prometheus_image]=prometheus)
 
 STEP=0
 STEPS=7
@@ -93,9 +94,14 @@ require_go() {
 
 load_official_images() {
   local key value
-  while IFS='=' read -r key value; do OFFICIAL[$key]=$value; done < <("$STACK" official-images)
+  IMAGE_KEYS=()
+  while IFS='=' read -r key value; do
+    OFFICIAL[$key]=$value
+    IMAGE_KEYS+=("$key")
+  done < <("$STACK" official-images)
+  ((${#IMAGE_KEYS[@]} > 0)) || die "the stack driver names no official image"
   for key in "${IMAGE_KEYS[@]}"; do
-    [[ -n ${OFFICIAL[$key]:-} ]] || die "the stack driver names no official image for $key"
+    [[ -n ${AIRGAP_DIR[$key]:-} ]] || die "no air-gapped build for $key: add scripts/images/<dir> and its entry in AIRGAP_DIR and airgap_tag"
   done
 }
 
@@ -383,6 +389,7 @@ airgap_tag() {
     nginx_image)      echo "calcgrid-airgap/nginx:1.22-$DEBIAN_SUITE" ;;
     go_builder_image) echo "calcgrid-airgap/golang:$(go env GOVERSION | sed 's/^go//')-$DEBIAN_SUITE" ;;
     runtime_image)    echo "calcgrid-airgap/static:nonroot" ;;
+    prometheus_image) echo "calcgrid-airgap/prometheus:2.42-$DEBIAN_SUITE" ;;
   esac
 }
 
@@ -432,7 +439,7 @@ build_airgap_image() {
 }
 
 ensure_images() {
-  step "base images (redis, nginx, Go builder, runtime)"
+  step "base images (${IMAGE_KEYS[*]/%_image/})"
   mkdir -p "$STATE"
   local key missing=() mode
   for key in "${IMAGE_KEYS[@]}"; do

@@ -16,9 +16,9 @@ locals {
 
   limits = {
     memory_mb = (var.redis.memory_mb + var.api.replicas * var.api.memory_mb + var.worker.replicas * var.worker.memory_mb
-    + var.loadbalancer.memory_mb + var.monitor.memory_mb)
+    + var.loadbalancer.memory_mb + var.monitor.memory_mb + var.prometheus.memory_mb)
     cpus = (var.redis.cpus + var.api.replicas * var.api.cpus + var.worker.replicas * var.worker.cpus
-    + var.loadbalancer.cpus + var.monitor.cpus)
+    + var.loadbalancer.cpus + var.monitor.cpus + var.prometheus.cpus)
   }
 }
 
@@ -149,8 +149,24 @@ module "loadbalancer" {
 module "monitor" {
   source = "../modules/monitor"
 
-  app     = local.app
-  monitor = merge(var.monitor, { port = var.monitor_port, password = local.monitor_password })
+  app = local.app
+  monitor = merge(var.monitor, {
+    port = var.monitor_port, password = local.monitor_password, prometheus_url = module.prometheus.internal_url
+  })
+}
+
+module "prometheus" {
+  source = "../modules/prometheus"
+
+  common     = local.common
+  image      = var.prometheus_image
+  prometheus = merge(var.prometheus, { port = var.prometheus_port })
+  targets = {
+    api    = module.api.metrics_targets
+    worker = module.worker.metrics_targets
+    queues = { targets = module.monitor.metrics_targets, user = var.monitor.user, password = local.monitor_password }
+  }
+  rules = { for f in fileset("${local.repo_root}/monitoring/rules", "*.rules.yml") : f => file("${local.repo_root}/monitoring/rules/${f}") }
 }
 
 check "host_capacity" {

@@ -13,6 +13,11 @@ output "monitor_url" {
   value       = module.monitor.url
 }
 
+output "prometheus_url" {
+  description = "Prometheus UI and API (alerts at /alerts, targets at /targets)."
+  value       = module.prometheus.url
+}
+
 output "monitor_user" {
   description = "Dashboard basic-auth user."
   value       = var.monitor.user
@@ -43,6 +48,7 @@ output "containers" {
     redis        = [module.redis.name]
     loadbalancer = [module.loadbalancer.name]
     monitor      = [module.monitor.name]
+    prometheus   = [module.prometheus.name]
   }
 }
 

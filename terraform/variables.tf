@@ -15,6 +15,12 @@ variable "nginx_image" {
   default     = "nginx:1.27.4-bookworm"
 }
 
+variable "prometheus_image" {
+  description = "Prometheus image (official; the air-gapped bootstrap overrides it with Debian's package). It must have sh, wget and prometheus on PATH (modules/prometheus)."
+  type        = string
+  default     = "prom/prometheus:v2.53.4"
+}
+
 variable "go_builder_image" {
   description = "Go toolchain image for the app's builder stage (build arg GO_BUILDER_IMAGE)."
   type        = string
@@ -99,6 +105,16 @@ variable "monitor_port" {
   validation {
     condition     = var.monitor_port >= 1024 && var.monitor_port <= 65535
     error_message = "monitor_port must be from 1024 to 65535."
+  }
+}
+
+variable "prometheus_port" {
+  description = "Host port of the Prometheus UI and API (distinct per environment)."
+  type        = number
+
+  validation {
+    condition     = var.prometheus_port >= 1024 && var.prometheus_port <= 65535
+    error_message = "prometheus_port must be from 1024 to 65535."
   }
 }
 
@@ -232,6 +248,18 @@ variable "monitor" {
     condition     = var.monitor.memory_mb >= 32 && can(regex("^[A-Za-z0-9._-]{1,64}$", var.monitor.user))
     error_message = "monitor needs memory_mb >= 32 and a user of 1-64 letters, digits, dots, dashes or underscores."
   }
+}
+
+variable "prometheus" {
+  description = "Prometheus: memory_mb, cpus, scrape_interval_s (also how often the alert rules are evaluated), retention_hours and storage_mb (a tmpfs inside memory_mb, at most half of it: the history does not survive a restart of the container). Checked by modules/prometheus."
+  type = object({
+    memory_mb         = number
+    cpus              = number
+    scrape_interval_s = optional(number, 15)
+    retention_hours   = optional(number, 24)
+    storage_mb        = optional(number, 256)
+  })
+  default = { memory_mb = 512, cpus = 0.25 }
 }
 
 variable "diagnostics" {

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -275,10 +277,11 @@ func (s *stack) vars(t *testing.T) envVars {
 	return v
 }
 
-// allContainers lists every container of the stack.
+// allContainers lists every container of the stack (the containers output,
+// every role).
 func (s *stack) allContainers() []string {
 	var names []string
-	for _, role := range []string{"redis", "api", "worker", "loadbalancer", "monitor"} {
+	for _, role := range slices.Sorted(maps.Keys(s.containers)) {
 		names = append(names, s.containers[role]...)
 	}
 	return names

@@ -16,14 +16,25 @@ import (
 // env is the workspace the suite applies; one apply serves every scenario.
 const env = "dev"
 
-// openRepo opens the checkout the tests run in (tests/ is one level down).
-func openRepo(t testing.TB) *driver.Repo {
+// repoRoot is the absolute path of the checkout the tests run in (tests/ is
+// one level down).
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	root, err := driver.FindRoot(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo, err := driver.Open(root)
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+// openRepo opens the checkout the tests run in.
+func openRepo(t testing.TB) *driver.Repo {
+	t.Helper()
+	repo, err := driver.Open(repoRoot(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,11 +55,7 @@ func openEnv(t testing.TB, name string) *driver.Env {
 // so SKIP_deploy / SKIP_teardown runs find the stack of an earlier run.
 func workDir(t testing.TB) string {
 	t.Helper()
-	root, err := driver.FindRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(root, ".cache", "terratest", env)
+	dir := filepath.Join(repoRoot(t), ".cache", "terratest", env)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatalf("work dir: %v", err)
 	}

@@ -20,3 +20,8 @@ output "networks" {
     for n in c.networks_advanced : n.name => { aliases = sort(n.aliases), ipv4_address = n.ipv4_address }
   } }
 }
+
+output "hostnames" {
+  description = "The names the containers will have, known at plan time: a container that must reach these by name (e.g. the dashboard asking Prometheus for its charts) can be configured without waiting for them, so two containers may name each other."
+  value       = local.names
+}

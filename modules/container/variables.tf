@@ -16,12 +16,12 @@ variable "common" {
 }
 
 variable "role" {
-  description = "Component role (api, worker, redis, loadbalancer, monitor); part of every name and the calcgrid.role label."
+  description = "Component role (api, worker, redis, loadbalancer, monitor, prometheus); part of every name and the calcgrid.role label."
   type        = string
 
   validation {
-    condition     = contains(["api", "worker", "redis", "loadbalancer", "monitor"], var.role)
-    error_message = "role must be one of api, worker, redis, loadbalancer, monitor."
+    condition     = contains(["api", "worker", "redis", "loadbalancer", "monitor", "prometheus"], var.role)
+    error_message = "role must be one of api, worker, redis, loadbalancer, monitor, prometheus."
   }
 }
 

@@ -12,6 +12,9 @@ module "container" {
     CALCGRID_MONITOR_READONLY = var.monitor.readonly ? "1" : "0"
     CALCGRID_MONITOR_USER     = var.monitor.user
     CALCGRID_MONITOR_PASSWORD = var.monitor.password
+    # asynqmon's charts ask Prometheus for the asynq_* series this
+    # dashboard's /metrics exports; empty hides them.
+    CALCGRID_MONITOR_PROMETHEUS_URL = var.monitor.prometheus_url
   }
   networks = [{ name = var.app.networks.data }, { name = var.app.networks.edge }]
   ports    = [{ internal = local.port, external = var.monitor.port, ip = var.app.bind_ip }]

@@ -13,6 +13,6 @@ variable "app" {
 }
 
 variable "monitor" {
-  description = "The root module's monitor settings plus what it publishes: memory_mb, cpus, readonly (reject pausing, deleting and re-running from the UI), user and password (basic auth), port (host port)."
-  type        = object({ memory_mb = number, cpus = number, readonly = bool, user = string, password = string, port = number })
+  description = "The root module's monitor settings plus what it publishes: memory_mb, cpus, readonly (reject pausing, deleting and re-running from the UI), user and password (basic auth, also asked of Prometheus when it scrapes /metrics), port (host port), prometheus_url (the Prometheus asynqmon's charts query, on the data network; empty: no charts)."
+  type        = object({ memory_mb = number, cpus = number, readonly = bool, user = string, password = string, port = number, prometheus_url = optional(string, "") })
 }

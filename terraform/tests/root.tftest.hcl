@@ -6,15 +6,16 @@
 mock_provider "docker" {}
 
 variables {
-  environment  = "default"
-  http_port    = 18090
-  monitor_port = 15590
-  app_subnet   = "10.231.9.0/24"
-  redis        = { memory_mb = 256, maxmemory_mb = 192, cpus = 0.25 }
-  api          = { memory_mb = 128, cpus = 0.25 }
-  worker       = { memory_mb = 384, cpus = 0.5, concurrency = 2 }
-  loadbalancer = { memory_mb = 64, cpus = 0.25 }
-  monitor      = { memory_mb = 64, cpus = 0.1 }
+  environment     = "default"
+  http_port       = 18090
+  monitor_port    = 15590
+  prometheus_port = 19190
+  app_subnet      = "10.231.9.0/24"
+  redis           = { memory_mb = 256, maxmemory_mb = 192, cpus = 0.25 }
+  api             = { memory_mb = 128, cpus = 0.25 }
+  worker          = { memory_mb = 384, cpus = 0.5, concurrency = 2 }
+  loadbalancer    = { memory_mb = 64, cpus = 0.25 }
+  monitor         = { memory_mb = 64, cpus = 0.1 }
 }
 
 run "composes_the_stack" {
@@ -27,12 +28,13 @@ run "composes_the_stack" {
       redis        = ["calcgrid-default-redis-1"]
       loadbalancer = ["calcgrid-default-loadbalancer-1"]
       monitor      = ["calcgrid-default-monitor-1"]
+      prometheus   = ["calcgrid-default-prometheus-1"]
     }
     error_message = "container names carry the environment, by role"
   }
   assert {
-    condition     = output.endpoint == "http://127.0.0.1:18090" && output.monitor_url == "http://127.0.0.1:15590/"
-    error_message = "endpoint and monitor_url use the environment's ports on 127.0.0.1"
+    condition     = output.endpoint == "http://127.0.0.1:18090" && output.monitor_url == "http://127.0.0.1:15590/" && output.prometheus_url == "http://127.0.0.1:19190"
+    error_message = "endpoint, monitor_url and prometheus_url use the environment's ports on 127.0.0.1"
   }
   assert {
     condition     = output.networks == { edge = "calcgrid-default-edge", app = "calcgrid-default-app", data = "calcgrid-default-data" }
@@ -213,7 +215,7 @@ run "environments" {
   }
   assert {
     condition = alltrue([for name, v in output.tfvars : toset(keys(v)) == toset([
-      "environment", "http_port", "monitor_port", "app_subnet", "diagnostics", "redis", "api", "worker", "loadbalancer", "monitor",
+      "environment", "http_port", "monitor_port", "prometheus_port", "app_subnet", "diagnostics", "redis", "api", "worker", "loadbalancer", "monitor", "prometheus",
     ]) && v.environment == name])
     error_message = "each environment file sets exactly the variables the runs below pass, and its own name as environment"
   }
@@ -223,24 +225,26 @@ run "plans_dev" {
   command = plan
 
   variables {
-    environment  = run.environments.tfvars.dev.environment
-    http_port    = run.environments.tfvars.dev.http_port
-    monitor_port = run.environments.tfvars.dev.monitor_port
-    app_subnet   = run.environments.tfvars.dev.app_subnet
-    diagnostics  = run.environments.tfvars.dev.diagnostics
-    redis        = run.environments.tfvars.dev.redis
-    api          = run.environments.tfvars.dev.api
-    worker       = run.environments.tfvars.dev.worker
-    loadbalancer = run.environments.tfvars.dev.loadbalancer
-    monitor      = run.environments.tfvars.dev.monitor
+    environment     = run.environments.tfvars.dev.environment
+    http_port       = run.environments.tfvars.dev.http_port
+    monitor_port    = run.environments.tfvars.dev.monitor_port
+    prometheus_port = run.environments.tfvars.dev.prometheus_port
+    app_subnet      = run.environments.tfvars.dev.app_subnet
+    diagnostics     = run.environments.tfvars.dev.diagnostics
+    redis           = run.environments.tfvars.dev.redis
+    api             = run.environments.tfvars.dev.api
+    worker          = run.environments.tfvars.dev.worker
+    loadbalancer    = run.environments.tfvars.dev.loadbalancer
+    monitor         = run.environments.tfvars.dev.monitor
+    prometheus      = run.environments.tfvars.dev.prometheus
   }
   override_module {
     target  = module.workspace
     outputs = { name = "dev" }
   }
   assert {
-    condition     = output.endpoint == "http://127.0.0.1:18080" && output.monitor_url == "http://127.0.0.1:15555/" && output.containers.api[2] == "calcgrid-dev-api-3"
-    error_message = "dev: endpoint 18080, dashboard 15555, containers calcgrid-dev-*"
+    condition     = output.endpoint == "http://127.0.0.1:18080" && output.monitor_url == "http://127.0.0.1:15555/" && output.prometheus_url == "http://127.0.0.1:19090" && output.containers.api[2] == "calcgrid-dev-api-3"
+    error_message = "dev: endpoint 18080, dashboard 15555, Prometheus 19090, containers calcgrid-dev-*"
   }
 }
 
@@ -248,24 +252,26 @@ run "plans_staging" {
   command = plan
 
   variables {
-    environment  = run.environments.tfvars.staging.environment
-    http_port    = run.environments.tfvars.staging.http_port
-    monitor_port = run.environments.tfvars.staging.monitor_port
-    app_subnet   = run.environments.tfvars.staging.app_subnet
-    diagnostics  = run.environments.tfvars.staging.diagnostics
-    redis        = run.environments.tfvars.staging.redis
-    api          = run.environments.tfvars.staging.api
-    worker       = run.environments.tfvars.staging.worker
-    loadbalancer = run.environments.tfvars.staging.loadbalancer
-    monitor      = run.environments.tfvars.staging.monitor
+    environment     = run.environments.tfvars.staging.environment
+    http_port       = run.environments.tfvars.staging.http_port
+    monitor_port    = run.environments.tfvars.staging.monitor_port
+    prometheus_port = run.environments.tfvars.staging.prometheus_port
+    app_subnet      = run.environments.tfvars.staging.app_subnet
+    diagnostics     = run.environments.tfvars.staging.diagnostics
+    redis           = run.environments.tfvars.staging.redis
+    api             = run.environments.tfvars.staging.api
+    worker          = run.environments.tfvars.staging.worker
+    loadbalancer    = run.environments.tfvars.staging.loadbalancer
+    monitor         = run.environments.tfvars.staging.monitor
+    prometheus      = run.environments.tfvars.staging.prometheus
   }
   override_module {
     target  = module.workspace
     outputs = { name = "staging" }
   }
   assert {
-    condition     = output.endpoint == "http://127.0.0.1:18081" && output.monitor_url == "http://127.0.0.1:15556/" && output.containers.worker[0] == "calcgrid-staging-worker-1"
-    error_message = "staging: endpoint 18081, dashboard 15556, containers calcgrid-staging-*"
+    condition     = output.endpoint == "http://127.0.0.1:18081" && output.monitor_url == "http://127.0.0.1:15556/" && output.prometheus_url == "http://127.0.0.1:19091" && output.containers.worker[0] == "calcgrid-staging-worker-1"
+    error_message = "staging: endpoint 18081, dashboard 15556, Prometheus 19091, containers calcgrid-staging-*"
   }
 }
 
@@ -273,23 +279,25 @@ run "plans_prod" {
   command = plan
 
   variables {
-    environment  = run.environments.tfvars.prod.environment
-    http_port    = run.environments.tfvars.prod.http_port
-    monitor_port = run.environments.tfvars.prod.monitor_port
-    app_subnet   = run.environments.tfvars.prod.app_subnet
-    diagnostics  = run.environments.tfvars.prod.diagnostics
-    redis        = run.environments.tfvars.prod.redis
-    api          = run.environments.tfvars.prod.api
-    worker       = run.environments.tfvars.prod.worker
-    loadbalancer = run.environments.tfvars.prod.loadbalancer
-    monitor      = run.environments.tfvars.prod.monitor
+    environment     = run.environments.tfvars.prod.environment
+    http_port       = run.environments.tfvars.prod.http_port
+    monitor_port    = run.environments.tfvars.prod.monitor_port
+    prometheus_port = run.environments.tfvars.prod.prometheus_port
+    app_subnet      = run.environments.tfvars.prod.app_subnet
+    diagnostics     = run.environments.tfvars.prod.diagnostics
+    redis           = run.environments.tfvars.prod.redis
+    api             = run.environments.tfvars.prod.api
+    worker          = run.environments.tfvars.prod.worker
+    loadbalancer    = run.environments.tfvars.prod.loadbalancer
+    monitor         = run.environments.tfvars.prod.monitor
+    prometheus      = run.environments.tfvars.prod.prometheus
   }
   override_module {
     target  = module.workspace
     outputs = { name = "prod" }
   }
   assert {
-    condition     = output.endpoint == "http://127.0.0.1:18082" && output.monitor_url == "http://127.0.0.1:15557/" && output.redis_volume == "calcgrid-prod-redis-data"
-    error_message = "prod: endpoint 18082, dashboard 15557, volume calcgrid-prod-redis-data"
+    condition     = output.endpoint == "http://127.0.0.1:18082" && output.monitor_url == "http://127.0.0.1:15557/" && output.prometheus_url == "http://127.0.0.1:19092" && output.redis_volume == "calcgrid-prod-redis-data"
+    error_message = "prod: endpoint 18082, dashboard 15557, Prometheus 19092, volume calcgrid-prod-redis-data"
   }
 }

@@ -89,7 +89,7 @@ func writeJSON(path string, v any) error {
 
 // imageVariables are the root module's base-image variables; their defaults
 // are the official images the bootstrap uses when a registry answers.
-var imageVariables = []string{"redis_image", "nginx_image", "go_builder_image", "runtime_image"}
+var imageVariables = []string{"redis_image", "nginx_image", "prometheus_image", "go_builder_image", "runtime_image"}
 
 // ImageVariables returns the names of the root module's base-image variables.
 func ImageVariables() []string { return append([]string(nil), imageVariables...) }

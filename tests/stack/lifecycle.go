@@ -188,12 +188,12 @@ func (e *Env) Status(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintln(e.repo.Stdout)
-	for _, name := range []string{"endpoint", "monitor_url", "app_image"} {
+	for _, name := range []string{"endpoint", "monitor_url", "prometheus_url", "app_image"} {
 		v, err := e.Output(ctx, name)
 		if err != nil {
 			v = "-"
 		}
-		fmt.Fprintf(e.repo.Stdout, "%-12s %s\n", name, v)
+		fmt.Fprintf(e.repo.Stdout, "%-15s %s\n", name, v)
 	}
 	return nil
 }

@@ -55,6 +55,8 @@ var prereqs = []Prereq{
 		func(m Machine) bool { return m.Purpose == ForTest }},
 	{"promtool", "prometheus", "checks the alerting rules and runs their unit tests (make lint)",
 		func(m Machine) bool { return m.Purpose == ForTest }},
+	{"chromium", "chromium", "drives the dashboard and Prometheus in a headless browser (stack suite)",
+		func(m Machine) bool { return m.Purpose == ForTest }},
 }
 
 // PrereqState is one prerequisite on one machine.

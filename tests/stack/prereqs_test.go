@@ -66,11 +66,11 @@ func TestPrereqDecisions(t *testing.T) {
 		{"up, air-gapped images, apt but not root", Machine{Purpose: ForUp, LookPath: aptOnly, AirgapImages: true},
 			[]string{"debootstrap"}, "sudo apt-get update && sudo apt-get install -y --no-install-recommends debootstrap"},
 		{"test, registry", Machine{Purpose: ForTest, LookPath: aptOnly},
-			[]string{"redis-server", "shellcheck", "prometheus"}, "sudo apt-get update && sudo apt-get install -y --no-install-recommends redis-server shellcheck prometheus"},
+			[]string{"redis-server", "shellcheck", "prometheus", "chromium"}, "sudo apt-get update && sudo apt-get install -y --no-install-recommends redis-server shellcheck prometheus chromium"},
 		{"test, air-gapped", Machine{Purpose: ForTest, LookPath: none, AirgapImages: true},
-			[]string{"debootstrap", "redis-server", "shellcheck", "prometheus"}, "install debootstrap redis-server shellcheck prometheus"},
+			[]string{"debootstrap", "redis-server", "shellcheck", "prometheus", "chromium"}, "install debootstrap redis-server shellcheck prometheus chromium"},
 		{"test, passwordless sudo but no apt", Machine{Purpose: ForTest, LookPath: none, Sudo: true},
-			[]string{"redis-server", "shellcheck", "prometheus"}, "with this system's package manager"},
+			[]string{"redis-server", "shellcheck", "prometheus", "chromium"}, "with this system's package manager"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Missing(CheckPrereqs(tc.m))

@@ -110,6 +110,9 @@ func runMonitor(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	logger := config.Logger(stderr, c.LogLevel, "monitor", "")
 	redis.SetLogger(redisLogger{logger})
+	// asynq's queue collector reports failed scrapes through the standard
+	// log package; SetDefault routes those lines into the JSON log too.
+	slog.SetDefault(logger)
 	return monitor.Run(ctx, c, logger)
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -152,6 +153,8 @@ type Monitor struct {
 	ReadOnly bool
 	User     string
 	Password string
+	// PrometheusURL feeds asynqmon's metrics charts; empty hides them.
+	PrometheusURL string
 }
 
 // Weights maps each queue to its share of worker attention.
@@ -268,6 +271,20 @@ func (s *set) positive(p *time.Duration, name string, def time.Duration, text st
 	s.checks = append(s.checks, func() error {
 		if *p <= 0 {
 			return fmt.Errorf("--%s / %s must be a positive duration such as 30s (got %s)", name, EnvName(name), *p)
+		}
+		return nil
+	})
+}
+
+// optionalURL registers an http(s) base URL that may be left empty.
+func (s *set) optionalURL(p *string, name, text string) {
+	s.str(p, name, "", text)
+	s.checks = append(s.checks, func() error {
+		if *p == "" {
+			return nil
+		}
+		if u, err := url.Parse(*p); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--%s / %s must be an http(s) URL such as http://prometheus:9090 (got %q)", name, EnvName(name), *p)
 		}
 		return nil
 	})
@@ -441,6 +458,7 @@ func ParseMonitor(args []string, getenv func(string) string, out io.Writer) (Mon
 	s.boolean(&c.ReadOnly, "monitor-readonly", false, "view only: reject pausing, deleting and re-running from the dashboard")
 	s.str(&c.User, "monitor-user", "", "basic auth user (set with --monitor-password)")
 	s.str(&c.Password, "monitor-password", "", "basic auth password")
+	s.optionalURL(&c.PrometheusURL, "monitor-prometheus-url", "Prometheus base URL for the dashboard's metrics charts (empty: no charts)")
 	return c, s.parse(args, getenv)
 }
 

@@ -95,3 +95,24 @@ func TestRedisOptions(t *testing.T) {
 		t.Errorf("bad URL error = %v", err)
 	}
 }
+
+// TestMonitorPrometheusURL: the dashboard's Prometheus address is optional,
+// and a value that is not an http(s) URL is refused, not ignored.
+func TestMonitorPrometheusURL(t *testing.T) {
+	for _, c := range []struct {
+		value, wantErr string
+	}{
+		{"", ""},
+		{"http://calcgrid-dev-prometheus-1:9090", ""},
+		{"calcgrid-dev-prometheus-1:9090", "CALCGRID_MONITOR_PROMETHEUS_URL must be an http(s) URL"},
+		{"ftp://x", "CALCGRID_MONITOR_PROMETHEUS_URL must be an http(s) URL"},
+	} {
+		m, err := ParseMonitor(nil, env(map[string]string{"CALCGRID_MONITOR_PROMETHEUS_URL": c.value}), io.Discard)
+		switch {
+		case c.wantErr == "" && (err != nil || m.PrometheusURL != c.value):
+			t.Errorf("%q: %+v, %v", c.value, m, err)
+		case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+			t.Errorf("%q: error %v, want it to mention %q", c.value, err, c.wantErr)
+		}
+	}
+}

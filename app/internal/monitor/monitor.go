@@ -1,6 +1,7 @@
 // Package monitor serves the asynqmon dashboard (queues, tasks per state,
 // workers, retries, archived tasks) for the calcgrid queues, optionally
-// read-only and behind HTTP basic auth.
+// read-only and behind HTTP basic auth, and on /metrics asynq's own queue
+// collector, the asynq_* series asynqmon's charts query from Prometheus.
 package monitor
 
 import (
@@ -14,17 +15,23 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/hibiken/asynq"
+	asynqmetrics "github.com/hibiken/asynq/x/metrics"
 	"github.com/hibiken/asynqmon"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/calcgrid/calcgrid/app/internal/config"
 	"github.com/calcgrid/calcgrid/app/internal/serve"
 )
 
 // Dashboard is the monitor's HTTP handler: /healthz without authentication,
-// everything else the asynqmon UI and its API.
+// /metrics and everything else (the asynqmon UI and its API) behind the
+// basic auth when it is set.
 type Dashboard struct {
-	handler http.Handler
-	ui      *asynqmon.HTTPHandler
+	handler   http.Handler
+	ui        *asynqmon.HTTPHandler
+	inspector *asynq.Inspector
 }
 
 // New builds the dashboard for cfg; Close releases its Redis connections.
@@ -38,23 +45,33 @@ func New(cfg config.Monitor, logger *slog.Logger) (*Dashboard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("monitor: %w", err)
 	}
-	ui := asynqmon.New(asynqmon.Options{RootPath: "/", RedisConnOpt: config.ConnOpt{Opt: opt}, ReadOnly: cfg.ReadOnly})
+	conn := config.ConnOpt{Opt: opt}
+	ui := asynqmon.New(asynqmon.Options{
+		RootPath: "/", RedisConnOpt: conn, ReadOnly: cfg.ReadOnly, PrometheusAddress: cfg.PrometheusURL,
+	})
+	// One collector for the whole deployment: the queue figures are the
+	// same from any process, so they are exported here once, not by every
+	// API and worker.
+	inspector := asynq.NewInspector(conn)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(asynqmetrics.NewQueueMetricsCollector(inspector))
 
-	var app http.Handler = ui
+	protect := func(h http.Handler) http.Handler { return h }
 	if cfg.User != "" {
-		app = basicAuth(cfg.User, cfg.Password, ui)
+		protect = func(h http.Handler) http.Handler { return basicAuth(cfg.User, cfg.Password, h) }
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", serve.Healthz)
-	mux.Handle("/", app)
-	return &Dashboard{handler: logRequests(logger, mux), ui: ui}, nil
+	mux.Handle("GET /metrics", protect(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	mux.Handle("/", protect(ui))
+	return &Dashboard{handler: logRequests(logger, mux), ui: ui, inspector: inspector}, nil
 }
 
 // ServeHTTP implements http.Handler.
 func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) { d.handler.ServeHTTP(w, r) }
 
 // Close releases the dashboard's Redis connections.
-func (d *Dashboard) Close() error { return d.ui.Close() }
+func (d *Dashboard) Close() error { return errors.Join(d.ui.Close(), d.inspector.Close()) }
 
 // Run serves the dashboard on cfg.Listen until ctx is cancelled.
 func Run(ctx context.Context, cfg config.Monitor, logger *slog.Logger) error {

@@ -89,6 +89,8 @@ func TestDashboard(t *testing.T) {
 		{method: "GET", path: "/queues/medium", wantStatus: 200, wantContentType: "text/html", wantBodyContains: "<html"},
 		{method: "GET", path: "/api/queues", wantStatus: 200, wantBodyContains: `"queue":"medium"`},
 		{method: "GET", path: "/api/servers", wantStatus: 200, wantBodyContains: `"servers"`},
+		// asynq's queue collector, the series asynqmon's charts query.
+		{method: "GET", path: "/metrics", wantStatus: 200, wantContentType: "text/plain", wantBodyContains: `asynq_queue_size{queue="medium"} 1`},
 	} {
 		t.Run(rq.method+rq.path, func(t *testing.T) { rq.do(t, base) })
 	}
@@ -194,6 +196,8 @@ func TestBasicAuth(t *testing.T) {
 		"healthz needs no credentials": {method: "GET", path: "/healthz", wantStatus: 200, wantContentType: json},
 		"no credentials":               {method: "GET", path: "/", wantStatus: 401, wantContentType: text},
 		"api without credentials":      {method: "GET", path: "/api/queues", wantStatus: 401, wantContentType: text},
+		"metrics without credentials":  {method: "GET", path: "/metrics", wantStatus: 401, wantContentType: text},
+		"right credentials, metrics":   {method: "GET", path: "/metrics", user: "ops", password: "s3cret", wantStatus: 200, wantContentType: text},
 		"wrong password":               {method: "GET", path: "/api/queues", user: "ops", password: "s3cre", wantStatus: 401, wantContentType: text},
 		"wrong user":                   {method: "GET", path: "/api/queues", user: "op", password: "s3cret", wantStatus: 401, wantContentType: text},
 		"right credentials, UI":        {method: "GET", path: "/", user: "ops", password: "s3cret", wantStatus: 200, wantContentType: "text/html"},

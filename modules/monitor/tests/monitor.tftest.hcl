@@ -28,6 +28,7 @@ run "environment_variables" {
       "CALCGRID_INSTANCE=calcgrid-dev-monitor-1",
       "CALCGRID_LISTEN=:5555",
       "CALCGRID_MONITOR_PASSWORD=correct-horse-battery",
+      "CALCGRID_MONITOR_PROMETHEUS_URL=",
       "CALCGRID_MONITOR_READONLY=0",
       "CALCGRID_MONITOR_USER=admin",
       "CALCGRID_REDIS_ADDR=calcgrid-dev-redis-1:6379",

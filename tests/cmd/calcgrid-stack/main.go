@@ -169,7 +169,7 @@ func run(ctx context.Context, args []string) error {
 
 func printEndpoints(ctx context.Context, e *stack.Env, repo *stack.Repo, start time.Time) error {
 	out := map[string]string{}
-	for _, name := range []string{"endpoint", "monitor_url", "monitor_user", "app_image"} {
+	for _, name := range []string{"endpoint", "monitor_url", "monitor_user", "prometheus_url", "app_image"} {
 		v, err := e.Output(ctx, name)
 		if err != nil {
 			return err
@@ -181,14 +181,16 @@ func printEndpoints(ctx context.Context, e *stack.Env, repo *stack.Repo, start t
   endpoint     %s
   monitor      %s   (user %s; password:
                TF_WORKSPACE=%s %s -chdir=terraform output -raw monitor_password)
+  prometheus   %s   (alerts: /alerts, targets: /targets)
   app image    %s
 
-  try:
-    curl -s -XPOST %s/v1/tasks -H 'Content-Type: application/json' \
-         -d '{"type":"diagnostic.noop","payload":{}}' -i
-    curl -s %s/v1/tasks/<id from the Location header>
+  try (the CLI is .bin/calcgrid):
+    .bin/calcgrid submit option.price --endpoint %s --wait \
+      --set style=asian --set kind=call --set spot=100 --set strike=100 \
+      --set rate=0.05 --set volatility=0.2 --set maturity_years=1
+    curl -s %s/v1/queues
 `, e.Name, time.Since(start).Round(time.Second), out["endpoint"], out["monitor_url"], out["monitor_user"],
-		e.Name, filepath.Base(repo.Boot.TFBinary), out["app_image"], out["endpoint"], out["endpoint"])
+		e.Name, filepath.Base(repo.Boot.TFBinary), out["prometheus_url"], out["app_image"], out["endpoint"], out["endpoint"])
 	return nil
 }
 

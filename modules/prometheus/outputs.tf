@@ -1,0 +1,19 @@
+output "name" {
+  description = "Prometheus container name."
+  value       = module.container.names[0]
+}
+
+output "url" {
+  description = "Prometheus UI and API on the host."
+  value       = "http://${var.common.bind_ip}:${var.prometheus.port}"
+}
+
+output "internal_url" {
+  description = "Prometheus on the data network, for the dashboard's charts."
+  value       = "http://${module.container.hostnames[0]}:${local.port}"
+}
+
+output "jobs" {
+  description = "Scrape job names by what they scrape (api, worker, queues), as the alert rules expect them."
+  value       = local.job
+}
