@@ -119,9 +119,17 @@ variable "prometheus_port" {
 }
 
 variable "bind_ip" {
-  description = "Host IPv4 address nginx and the dashboard are published on (checked by modules/container)."
+  description = "Host IPv4 address nginx, the dashboard and Prometheus are published on: a loopback address (127.0.0.0/8)."
   type        = string
   default     = "127.0.0.1"
+
+  # Anyone who reaches the endpoint may submit, read and cancel any task
+  # until the API authenticates its clients, so it is published on the
+  # loopback interface only.
+  validation {
+    condition     = can(cidrhost("${var.bind_ip}/32", 0)) && can(regex("^127\\.", var.bind_ip))
+    error_message = "bind_ip must be a loopback address such as 127.0.0.1: the API does not authenticate its clients yet, so publishing it on another interface would let anyone who reaches it submit, read and cancel every task. Put a reverse proxy with authentication in front of 127.0.0.1 instead."
+  }
 }
 
 variable "app_subnet" {
@@ -213,12 +221,16 @@ variable "retention" {
 }
 
 variable "loadbalancer" {
-  description = "nginx: memory_mb, cpus, rate_limit_rps and rate_limit_burst per client IP (more answer 429), client_max_body_size (larger bodies answer 413) and submission_max_body_size (the same for POST /v1/tasks; the API's own cap is 2 MiB), keepalive (idle connections to the API per nginx worker)."
+  description = "nginx: memory_mb, cpus, rate_limit_rps and rate_limit_burst for reads (GET, HEAD) per client IP and write_rate_limit_rps and write_rate_limit_burst for the rest (unset: as reads; more answer 429), conn_limit (open connections per client IP), server_names (host names served besides localhost, 127.0.0.1 and bind_ip; any other Host header is closed unanswered), client_max_body_size (larger bodies answer 413) and submission_max_body_size (the same for POST /v1/tasks; the API's own cap is 2 MiB), keepalive (idle connections to the API per nginx worker)."
   type = object({
     memory_mb                = number
     cpus                     = number
     rate_limit_rps           = optional(number, 10)
     rate_limit_burst         = optional(number, 20)
+    write_rate_limit_rps     = optional(number)
+    write_rate_limit_burst   = optional(number)
+    conn_limit               = optional(number, 128)
+    server_names             = optional(list(string), [])
     client_max_body_size     = optional(string, "256k")
     submission_max_body_size = optional(string, "2m")
     keepalive                = optional(number, 32)
@@ -232,6 +244,19 @@ variable "loadbalancer" {
   validation {
     condition     = alltrue([for s in [var.loadbalancer.client_max_body_size, var.loadbalancer.submission_max_body_size] : can(regex("^[1-9][0-9]*[km]?$", s))]) && var.loadbalancer.keepalive >= 1 && var.loadbalancer.keepalive <= 1024
     error_message = "loadbalancer needs client_max_body_size and submission_max_body_size like 256k or 2m, and keepalive from 1 to 1024."
+  }
+  validation {
+    condition = (alltrue([for v in [var.loadbalancer.write_rate_limit_rps, var.loadbalancer.write_rate_limit_burst] : v == null ? true : v >= 0 && v <= 100000 && floor(v) == v])
+    && (var.loadbalancer.write_rate_limit_rps == null ? true : var.loadbalancer.write_rate_limit_rps >= 1))
+    error_message = "loadbalancer.write_rate_limit_rps must be a whole number from 1 to 100000 and write_rate_limit_burst one from 0 to 100000 (or leave them unset to use the read limits)."
+  }
+  validation {
+    condition     = var.loadbalancer.conn_limit >= 1 && var.loadbalancer.conn_limit <= 65536 && floor(var.loadbalancer.conn_limit) == var.loadbalancer.conn_limit
+    error_message = "loadbalancer.conn_limit must be a whole number of connections per client from 1 to 65536."
+  }
+  validation {
+    condition     = alltrue([for n in var.loadbalancer.server_names : can(regex("^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$", n))])
+    error_message = "loadbalancer.server_names must be lower-case host names such as calcgrid.internal (no port, no wildcard)."
   }
 }
 

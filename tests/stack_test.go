@@ -29,6 +29,7 @@ var scenarios = []scenario{
 	{"Limits", (*stack).scenarioLimits},
 	{"Promotion", (*stack).scenarioPromotion},
 	{"Monitoring", (*stack).scenarioMonitoring},
+	{"Edge", (*stack).scenarioEdge},
 	{"APIFailover", (*stack).scenarioAPIFailover},
 	{"WorkerFailover", (*stack).scenarioWorkerFailover},
 	{"RedisRestart", (*stack).scenarioRedisRestart},

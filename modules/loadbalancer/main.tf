@@ -1,19 +1,61 @@
 locals {
   port = 8080
+  lb   = var.loadbalancer
+  # Writes share the read budget unless the environment sets their own.
+  write_rps   = coalesce(local.lb.write_rate_limit_rps, local.lb.rate_limit_rps)
+  write_burst = coalesce(local.lb.write_rate_limit_burst, local.lb.rate_limit_burst)
   config = templatefile("${path.module}/nginx.conf.tftpl", {
-    environment          = var.common.environment
-    worker_processes     = max(1, ceil(var.loadbalancer.cpus))
-    upstreams            = var.upstreams
-    rate_limit_rps       = var.loadbalancer.rate_limit_rps
-    rate_limit_burst     = var.loadbalancer.rate_limit_burst
-    client_max_body_size = var.loadbalancer.client_max_body_size
+    environment            = var.common.environment
+    worker_processes       = max(1, ceil(local.lb.cpus))
+    upstreams              = var.upstreams
+    rate_limit_rps         = local.lb.rate_limit_rps
+    rate_limit_burst       = local.lb.rate_limit_burst
+    write_rate_limit_rps   = local.write_rps
+    write_rate_limit_burst = local.write_burst
+    conn_limit             = local.lb.conn_limit
+    client_max_body_size   = local.lb.client_max_body_size
+    # The names this endpoint answers to; any other Host is closed.
+    server_names = distinct(concat(["localhost", "127.0.0.1", var.common.bind_ip], local.lb.server_names))
     # Submissions may be larger than any other request (a 200-position
     # portfolio.var with a dense correlation matrix); the proxying is the same.
+    # A POST is retried on a connection error, a timeout or a 502 (the API
+    # de-duplicates it on X-Request-ID), never on a 503: every API answers
+    # 503 while Redis is down or full, so a retry only multiplies the load.
+    # Reads are retried on a 503 too, so an API cut off from Redis is skipped.
     locations = [
-      { match = "= /v1/tasks", max_body = var.loadbalancer.submission_max_body_size },
-      { match = "/", max_body = var.loadbalancer.client_max_body_size },
+      {
+        match         = "= /v1/tasks", max_body = local.lb.submission_max_body_size,
+        next_upstream = "error timeout http_502 non_idempotent",
+        retry_comment = "# POST is retried on errors and 502 (de-duplicated on X-Request-ID), not on 503."
+      },
+      {
+        match         = "/", max_body = local.lb.client_max_body_size,
+        next_upstream = "error timeout http_502 http_503",
+        retry_comment = "# Reads and cancellations are retried on another instance, 503 included."
+      },
     ]
-    keepalive = var.loadbalancer.keepalive
+    keepalive = local.lb.keepalive
+    # nginx's own errors, in the API's problem vocabulary.
+    errors = [
+      { name = "bad_request", status = 400, type = "bad-request", title = "Bad request", retry_after = null,
+      detail = "the request line, a header or the body framing is malformed or too large" },
+      { name = "method_not_allowed", status = 405, type = "method-not-allowed", title = "Method not allowed", retry_after = null,
+      detail = "$request_method is not served here" },
+      { name = "request_timeout", status = 408, type = "request-timeout", title = "Request timeout", retry_after = null,
+      detail = "the client sent its headers or body too slowly (10 s)" },
+      { name = "too_large", status = 413, type = "body-too-large", title = "Request body too large", retry_after = null,
+      detail = "request body exceeds $body_cap" },
+      { name = "uri_too_long", status = 414, type = "uri-too-long", title = "URI too long", retry_after = null,
+      detail = "the request URI exceeds the header buffers" },
+      { name = "rate_limited", status = 429, type = "rate-limited", title = "Too many requests", retry_after = 1,
+      detail = "more than ${local.lb.rate_limit_rps} reads or ${local.write_rps} writes per second (bursts ${local.lb.rate_limit_burst} and ${local.write_burst}), or more than ${local.lb.conn_limit} connections, from this client" },
+      { name = "bad_gateway", status = 502, type = "bad-gateway", title = "Bad gateway", retry_after = null,
+      detail = "no API instance answered" },
+      { name = "unavailable", status = 503, type = "unavailable", title = "Service unavailable", retry_after = null,
+      detail = "every API instance is unavailable" },
+      { name = "gateway_timeout", status = 504, type = "gateway-timeout", title = "Gateway timeout", retry_after = null,
+      detail = "no API instance answered in time" },
+    ]
   })
 }
 
@@ -31,8 +73,10 @@ module "container" {
   networks   = [{ name = var.common.networks.edge }, { name = var.common.networks.app }]
   ports      = [{ internal = local.port, external = var.loadbalancer.port, ip = var.common.bind_ip }]
   limits     = { memory_mb = var.loadbalancer.memory_mb, cpus = var.loadbalancer.cpus }
-  tmpfs      = { "/tmp" = "rw,noexec,nosuid,size=64m,mode=1777" }
+  # Request bodies over the buffer spill here; a tmpfs counts against the
+  # memory limit, so it gets at most half of it.
+  tmpfs = { "/tmp" = "rw,noexec,nosuid,size=${floor(local.lb.memory_mb / 2)}m,mode=1777" }
   healthcheck = {
-    test = ["CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${local.port} && printf 'GET /nginx-health HTTP/1.0\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
+    test = ["CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${local.port} && printf 'GET /nginx-health HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
   }
 }

@@ -30,12 +30,16 @@ variable "upstreams" {
 }
 
 variable "loadbalancer" {
-  description = "The root module's loadbalancer settings plus the published port: memory_mb, cpus, rate_limit_rps and rate_limit_burst (per client IP; more answer 429), client_max_body_size and submission_max_body_size (nginx size syntax; larger bodies answer 413; the second for POST /v1/tasks), keepalive (idle connections to the API per nginx worker), port (host port)."
+  description = "The root module's loadbalancer settings (validated there) plus the published port: memory_mb, cpus, rate_limit_rps and rate_limit_burst (reads per client IP; more answer 429), write_rate_limit_rps and write_rate_limit_burst (the same for writes; null: as reads), conn_limit (open connections per client IP; more answer 429), server_names (host names answered besides localhost, 127.0.0.1 and bind_ip; any other Host is closed), client_max_body_size and submission_max_body_size (nginx size syntax; larger bodies answer 413; the second for POST /v1/tasks), keepalive (idle connections to the API per nginx worker), port (host port)."
   type = object({
     memory_mb                = number
     cpus                     = number
     rate_limit_rps           = number
     rate_limit_burst         = number
+    write_rate_limit_rps     = optional(number)
+    write_rate_limit_burst   = optional(number)
+    conn_limit               = optional(number, 128)
+    server_names             = optional(list(string), [])
     client_max_body_size     = string
     submission_max_body_size = string
     keepalive                = number

@@ -156,6 +156,33 @@ run "refuses_fractional_rate_limit" {
   expect_failures = [var.loadbalancer]
 }
 
+run "refuses_a_non_loopback_bind_ip" {
+  command = plan
+
+  variables {
+    bind_ip = "0.0.0.0"
+  }
+  expect_failures = [var.bind_ip]
+}
+
+run "refuses_host_name_with_port" {
+  command = plan
+
+  variables {
+    loadbalancer = { memory_mb = 64, cpus = 0.25, server_names = ["calcgrid.internal:8080"] }
+  }
+  expect_failures = [var.loadbalancer]
+}
+
+run "refuses_zero_write_rate" {
+  command = plan
+
+  variables {
+    loadbalancer = { memory_mb = 64, cpus = 0.25, write_rate_limit_rps = 0 }
+  }
+  expect_failures = [var.loadbalancer]
+}
+
 run "refuses_unknown_fsync_policy" {
   command = plan
 

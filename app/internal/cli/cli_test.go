@@ -436,10 +436,10 @@ func TestUnreachable(t *testing.T) {
 	gateway := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(http.StatusBadGateway)
-		fmt.Fprint(w, `{"type":"about:blank","title":"Bad Gateway","status":502,"detail":"no API instance answered"}`)
+		fmt.Fprint(w, `{"type":"urn:calcgrid:problem:bad-gateway","title":"Bad gateway","status":502,"detail":"no API instance answered"}`)
 	}))
 	t.Cleanup(gateway.Close)
-	cmdline{endpoint: gateway.URL}.run(t, "list").want(t, ExitUnreachable, "Bad Gateway (HTTP 502): no API instance answered")
+	cmdline{endpoint: gateway.URL}.run(t, "list").want(t, ExitUnreachable, "Bad gateway (HTTP 502): no API instance answered")
 }
 
 func TestUsageErrors(t *testing.T) {
@@ -502,7 +502,7 @@ func TestWaitRidesOutAnUnavailableAPI(t *testing.T) {
 			if n := gets.Add(1); n >= 2 && n <= 5 {
 				w.Header().Set("Content-Type", "application/problem+json")
 				w.WriteHeader(http.StatusServiceUnavailable)
-				fmt.Fprint(w, `{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"every API instance is unavailable"}`)
+				fmt.Fprint(w, `{"type":"urn:calcgrid:problem:unavailable","title":"Service unavailable","status":503,"detail":"every API instance is unavailable"}`)
 				return
 			}
 		}

@@ -32,12 +32,31 @@ run "config_balances_and_retries" {
     error_message = "one server line per API replica with max_fails=3 fail_timeout=10s"
   }
   assert {
-    condition     = strcontains(output.config, "proxy_next_upstream error timeout http_502 http_503 non_idempotent;")
-    error_message = "retries connection errors, timeouts, 502 and 503, POST included"
+    condition = (strcontains(output.config, "location = /v1/tasks {") && strcontains(output.config, "proxy_next_upstream error timeout http_502 non_idempotent;")
+    && strcontains(output.config, "proxy_next_upstream error timeout http_502 http_503;") && length(regexall("http_503 non_idempotent", output.config)) == 0)
+    error_message = "a POST is retried on connection errors, timeouts and 502 but never on 503; reads are retried on 503 too"
   }
   assert {
-    condition     = strcontains(output.config, "rate=10r/s") && strcontains(output.config, "burst=20 nodelay") && strcontains(output.config, "limit_req_status 429;")
-    error_message = "rate limited per client IP with a burst, answering 429"
+    condition = (strcontains(output.config, "zone=reads:10m rate=10r/s") && strcontains(output.config, "zone=writes:10m rate=10r/s")
+      && strcontains(output.config, "limit_req zone=reads burst=20 nodelay;") && strcontains(output.config, "limit_req zone=writes burst=20 nodelay;")
+    && strcontains(output.config, "limit_req_status 429;") && strcontains(output.config, "limit_conn conn_per_ip 128;"))
+    error_message = "reads and writes rate limited per client IP (writes as reads when unset), connections capped, answering 429"
+  }
+  assert {
+    condition     = strcontains(output.config, "client_header_timeout 10s;") && strcontains(output.config, "client_body_timeout   10s;") && strcontains(output.config, "proxy_max_temp_file_size 0;")
+    error_message = "slow clients time out after 10 s and responses are never spooled to the tmpfs"
+  }
+  assert {
+    condition     = strcontains(output.config, "listen 8080 default_server;\n    return 444;") && strcontains(output.config, "server_name localhost 127.0.0.1;")
+    error_message = "only localhost and the bind address are served; any other Host is closed"
+  }
+  assert {
+    condition     = strcontains(output.config, "\"~^[\\x21-\\x7e]{1,128}$\" $http_x_request_id;")
+    error_message = "the client's X-Request-ID is kept only when the API would accept it (1 to 128 printable ASCII characters), else nginx mints one"
+  }
+  assert {
+    condition     = alltrue([for s in [400, 405, 408, 413, 414, 429, 502, 503, 504] : strcontains(output.config, "return ${s} '{\"type\":\"urn:calcgrid:problem:")])
+    error_message = "every error nginx answers itself is problem+json in the API's urn:calcgrid:problem vocabulary"
   }
   assert {
     condition     = strcontains(output.config, "add_header X-Upstream $upstream_http_x_calcgrid_instance always;") && strcontains(output.config, "proxy_hide_header X-Calcgrid-Instance;")
@@ -85,6 +104,23 @@ run "rate_limit_per_environment" {
   assert {
     condition     = strcontains(output.config, "rate=100r/s") && strcontains(output.config, "burst=200 nodelay")
     error_message = "rate limit follows the variables"
+  }
+}
+
+run "write_limit_and_server_names" {
+  command = plan
+
+  variables {
+    loadbalancer = merge(var.loadbalancer, { write_rate_limit_rps = 5, write_rate_limit_burst = 7, conn_limit = 16, server_names = ["calcgrid.internal"] })
+  }
+  assert {
+    condition = (strcontains(output.config, "zone=reads:10m rate=10r/s") && strcontains(output.config, "zone=writes:10m rate=5r/s")
+    && strcontains(output.config, "limit_req zone=writes burst=7 nodelay;") && strcontains(output.config, "limit_conn conn_per_ip 16;"))
+    error_message = "writes have their own rate and burst when set"
+  }
+  assert {
+    condition     = strcontains(output.config, "server_name localhost 127.0.0.1 calcgrid.internal;")
+    error_message = "configured names are served beside localhost and the bind address"
   }
 }
 
