@@ -96,7 +96,7 @@ locals {
   # each role module declares only the attributes it reads.
   common = {
     environment = var.environment
-    networks    = { edge = module.network.edge, app = module.network.app, data = module.network.data }
+    networks    = { edge = module.network.edge, app = module.network.app, data = module.network.data, dash = module.network.dash }
     bind_ip     = var.bind_ip
     log         = { max_size = var.log_max_size, max_file = var.log_max_file }
   }

@@ -20,6 +20,7 @@ type scenario struct {
 // each of those leaves it healthy again for the next one.
 var scenarios = []scenario{
 	{"Health", (*stack).scenarioHealth},
+	{"Walls", (*stack).scenarioWalls},
 	{"EndToEnd", (*stack).scenarioEndToEnd},
 	{"Routing", (*stack).scenarioRouting},
 	{"Priority", (*stack).scenarioPriority},

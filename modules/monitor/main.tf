@@ -16,7 +16,9 @@ module "container" {
     # dashboard's /metrics exports; empty hides them.
     CALCGRID_MONITOR_PROMETHEUS_URL = var.monitor.prometheus_url
   }
-  networks = [{ name = var.app.networks.data }, { name = var.app.networks.edge }]
+  # Its own network to Redis: the API and the workers (on the data network)
+  # cannot reach it, nor it them.
+  networks = [{ name = var.app.networks.dash }, { name = var.app.networks.edge }]
   ports    = [{ internal = local.port, external = var.monitor.port, ip = var.app.bind_ip }]
   limits   = { memory_mb = var.monitor.memory_mb, cpus = var.monitor.cpus }
   tmpfs    = { "/tmp" = "rw,noexec,nosuid,size=16m,mode=1777" }

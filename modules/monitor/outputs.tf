@@ -9,6 +9,6 @@ output "url" {
 }
 
 output "metrics_targets" {
-  description = "Each container's /metrics as host:port on the data network, for Prometheus."
+  description = "Each container's /metrics as host:port on the dash network, for Prometheus."
   value       = [for n in module.container.names : "${n}:${local.port}"]
 }

@@ -1,18 +1,18 @@
 variable "app" {
-  description = "What the app roles share (the root module's local.app); the dashboard reads environment, image, binary, user, Redis address and password, the data and edge networks' names, bind_ip (host address it is published on) and log rotation. See modules/api for each attribute."
+  description = "What the app roles share (the root module's local.app); the dashboard reads environment, image, binary, user, Redis address and password, the dash and edge networks' names, bind_ip (host address it is published on) and log rotation. See modules/api for each attribute."
   type = object({
     environment = string
     image       = string
     binary      = optional(string, "/usr/local/bin/calcgrid")
     user        = optional(string, "65532:65532")
     redis       = object({ address = string, password = string })
-    networks    = object({ data = string, edge = string })
+    networks    = object({ dash = string, edge = string })
     bind_ip     = string
     log         = optional(object({ max_size = optional(string), max_file = optional(number) }))
   })
 }
 
 variable "monitor" {
-  description = "The root module's monitor settings plus what it publishes: memory_mb, cpus, readonly (reject pausing, deleting and re-running from the UI), user and password (basic auth, also asked of Prometheus when it scrapes /metrics), port (host port), prometheus_url (the Prometheus asynqmon's charts query, on the data network; empty: no charts)."
+  description = "The root module's monitor settings plus what it publishes: memory_mb, cpus, readonly (reject pausing, deleting and re-running from the UI), user and password (basic auth, also asked of Prometheus when it scrapes /metrics), port (host port), prometheus_url (the Prometheus asynqmon's charts query, on the dash network; empty: no charts)."
   type        = object({ memory_mb = number, cpus = number, readonly = bool, user = string, password = string, port = number, prometheus_url = optional(string, "") })
 }

@@ -4,8 +4,11 @@ locals {
     edge = { internal = false, subnet = null }
     # nginx <-> API; fixed subnet so API replicas keep pinned addresses (see README).
     app = { internal = true, subnet = var.app_subnet }
-    # API, worker, monitor <-> Redis; workers sit only here, so they cannot reach outside.
+    # API, worker <-> Redis; workers sit only here, so they cannot reach outside.
     data = { internal = true, subnet = null }
+    # The dashboard <-> Redis (and Prometheus, which scrapes it): the API and
+    # the workers cannot reach the dashboard, nor it them.
+    dash = { internal = true, subnet = null }
   }
 }
 

@@ -9,8 +9,13 @@ output "app" {
 }
 
 output "data" {
-  description = "Name of the internal data network (API, worker, monitor <-> Redis)."
+  description = "Name of the internal data network (API, worker <-> Redis; Prometheus scrapes them there)."
   value       = docker_network.this["data"].name
+}
+
+output "dash" {
+  description = "Name of the internal dashboard network (the dashboard <-> Redis; Prometheus scrapes the dashboard there)."
+  value       = docker_network.this["dash"].name
 }
 
 output "app_subnet" {

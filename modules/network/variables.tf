@@ -1,5 +1,5 @@
 variable "environment" {
-  description = "Environment name; networks are named calcgrid-<env>-edge, -app and -data."
+  description = "Environment name; networks are named calcgrid-<env>-edge, -app, -data and -dash."
   type        = string
 }
 

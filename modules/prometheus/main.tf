@@ -52,7 +52,7 @@ module "container" {
     "--storage.tsdb.retention.size=${floor(var.prometheus.storage_mb * 0.7)}MB",
   ])]
   env      = { PROMETHEUS_CONFIG = local.config, PROMETHEUS_RULES = local.rules }
-  networks = [{ name = var.common.networks.data }, { name = var.common.networks.edge }]
+  networks = [{ name = var.common.networks.data }, { name = var.common.networks.dash }, { name = var.common.networks.edge }]
   ports    = [{ internal = local.port, external = var.prometheus.port, ip = var.common.bind_ip }]
   limits   = { memory_mb = var.prometheus.memory_mb, cpus = var.prometheus.cpus }
   tmpfs = {

@@ -9,7 +9,7 @@ output "url" {
 }
 
 output "internal_url" {
-  description = "Prometheus on the data network, for the dashboard's charts."
+  description = "Prometheus on the dash network, for the dashboard's charts."
   value       = "http://${module.container.hostnames[0]}:${local.port}"
 }
 

@@ -1,8 +1,8 @@
 variable "common" {
-  description = "What every container of the environment shares (the root module's local.common): environment, the data network (to reach the targets) and the edge network (to be published), bind_ip (host address the UI is published on) and log rotation."
+  description = "What every container of the environment shares (the root module's local.common): environment, the data network (to reach the API and worker targets), the dash network (the dashboard's) and the edge network (to be published), bind_ip (host address the UI is published on) and log rotation."
   type = object({
     environment = string
-    networks    = object({ data = string, edge = string })
+    networks    = object({ data = string, dash = string, edge = string })
     bind_ip     = string
     log         = optional(object({ max_size = optional(string), max_file = optional(number) }))
   })
@@ -41,7 +41,7 @@ variable "prometheus" {
 }
 
 variable "targets" {
-  description = "What to scrape, as host:port on the data network: api and worker (one target per container), queues (the dashboard's /metrics, asynq's queue collector, with its basic-auth user and password)."
+  description = "What to scrape, as host:port: api and worker on the data network (one target per container), queues (the dashboard's /metrics on the dash network, asynq's queue collector, with its basic-auth user and password)."
   type = object({
     api    = list(string)
     worker = list(string)

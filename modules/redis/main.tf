@@ -53,7 +53,7 @@ module "container" {
     REDIS_CONFIG  = local.config
     REDISCLI_AUTH = var.password
   }
-  networks = [{ name = var.common.networks.data, aliases = ["redis"] }]
+  networks = [{ name = var.common.networks.data, aliases = ["redis"] }, { name = var.common.networks.dash, aliases = ["redis"] }]
   # Redis forks only for the AOF rewrite: fewer processes than the app roles.
   limits       = { memory_mb = var.redis.memory_mb, cpus = var.redis.cpus, pids_limit = 128 }
   tmpfs        = { "/tmp" = "rw,noexec,nosuid,size=16m,mode=1777" }

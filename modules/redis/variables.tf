@@ -1,8 +1,8 @@
 variable "common" {
-  description = "What every role shares (the root module's local.common); Redis reads environment, the data network's name and log rotation (modules/container's defaults when omitted)."
+  description = "What every role shares (the root module's local.common); Redis reads environment, the data and dash networks' names (its clients: API and workers; the dashboard) and log rotation (modules/container's defaults when omitted)."
   type = object({
     environment = string
-    networks    = object({ data = string })
+    networks    = object({ data = string, dash = string })
     log         = optional(object({ max_size = optional(string), max_file = optional(number) }))
   })
 }

@@ -37,7 +37,7 @@ run "composes_the_stack" {
     error_message = "endpoint, monitor_url and prometheus_url use the environment's ports on 127.0.0.1"
   }
   assert {
-    condition     = output.networks == { edge = "calcgrid-default-edge", app = "calcgrid-default-app", data = "calcgrid-default-data" }
+    condition     = output.networks == { edge = "calcgrid-default-edge", app = "calcgrid-default-app", data = "calcgrid-default-data", dash = "calcgrid-default-dash" }
     error_message = "networks are named by environment and purpose"
   }
   assert {

@@ -44,6 +44,8 @@ func TestCommands(t *testing.T) {
 		{"probe 503", nil, []string{"probe", down.URL}, 1, "503"},
 		{"probe refused", nil, []string{"probe", "http://127.0.0.1:1/healthz"}, 1, "connection refused"},
 		{"probe usage", nil, []string{"probe"}, 2, "usage: calcgrid probe <url>"},
+		{"probe tcp", nil, []string{"probe", "tcp://" + strings.TrimPrefix(ok.URL, "http://")}, 0, "connected"},
+		{"probe tcp refused", nil, []string{"probe", "tcp://127.0.0.1:1"}, 1, "connection refused"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, stdout, stderr := runCmd(t, c.env, c.args...)

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -128,13 +130,23 @@ func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
 const probeTimeout = 2 * time.Second
 
 // probe is the containers' health check: the runtime image has no shell or
-// curl, so the binary checks itself.
+// curl, so the binary checks itself. A tcp://host:port URL only connects:
+// the stack suite uses it to show which containers can reach which.
 func probe(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) != 1 {
 		return usageError{fmt.Errorf("usage: calcgrid probe <url>")}
 	}
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
+	if addr, ok := strings.CutPrefix(args[0], "tcp://"); ok {
+		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return fmt.Errorf("probe %s: %w", args[0], err)
+		}
+		conn.Close()
+		fmt.Fprintf(stdout, "%s: connected\n", args[0])
+		return nil
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)
 	if err != nil {
 		return usageError{err}

@@ -5,7 +5,7 @@ variables {
     environment = "dev"
     image       = "calcgrid-app:dev"
     redis       = { address = "calcgrid-dev-redis-1:6379", password = "0123456789abcdef0123456789abcdef" }
-    networks    = { data = "calcgrid-dev-data", edge = "calcgrid-dev-edge" }
+    networks    = { dash = "calcgrid-dev-dash", edge = "calcgrid-dev-edge" }
     bind_ip     = "127.0.0.1"
   }
   monitor = { memory_mb = 64, cpus = 0.1, readonly = false, user = "admin", password = "correct-horse-battery", port = 15555 }
@@ -38,15 +38,15 @@ run "environment_variables" {
   }
 }
 
-run "joins_the_data_and_edge_networks" {
+run "joins_the_dash_and_edge_networks" {
   command = plan
 
   assert {
     condition = jsonencode(module.container.networks["calcgrid-dev-monitor-1"]) == jsonencode({
-      "calcgrid-dev-data" = { aliases = [], ipv4_address = null }
+      "calcgrid-dev-dash" = { aliases = [], ipv4_address = null }
       "calcgrid-dev-edge" = { aliases = [], ipv4_address = null }
     })
-    error_message = "the dashboard joins the data network (Redis) and the edge network (published), not the app network"
+    error_message = "the dashboard joins the dash network (Redis) and the edge network (published), not the app or data network"
   }
 }
 

@@ -5,15 +5,15 @@ variables {
   app_subnet  = "10.231.2.0/24"
 }
 
-run "three_networks_named_by_environment" {
+run "networks_named_by_environment" {
   command = plan
 
   assert {
-    condition     = [output.edge, output.app, output.data] == ["calcgrid-staging-edge", "calcgrid-staging-app", "calcgrid-staging-data"]
-    error_message = "networks are calcgrid-<env>-edge/app/data"
+    condition     = [output.edge, output.app, output.data, output.dash] == ["calcgrid-staging-edge", "calcgrid-staging-app", "calcgrid-staging-data", "calcgrid-staging-dash"]
+    error_message = "networks are calcgrid-<env>-edge/app/data/dash"
   }
   assert {
-    condition     = !docker_network.this["edge"].internal && docker_network.this["app"].internal && docker_network.this["data"].internal
+    condition     = !docker_network.this["edge"].internal && docker_network.this["app"].internal && docker_network.this["data"].internal && docker_network.this["dash"].internal
     error_message = "only the edge network routes outside"
   }
   assert {
@@ -34,7 +34,7 @@ run "example" {
     source = "./examples/basic"
   }
   assert {
-    condition     = output.networks == { edge = "calcgrid-dev-edge", app = "calcgrid-dev-app", data = "calcgrid-dev-data", app_subnet = "10.231.1.0/24" }
+    condition     = output.networks == { edge = "calcgrid-dev-edge", app = "calcgrid-dev-app", data = "calcgrid-dev-data", dash = "calcgrid-dev-dash", app_subnet = "10.231.1.0/24" }
     error_message = "the example plans the dev networks"
   }
 }

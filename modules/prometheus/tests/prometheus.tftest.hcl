@@ -3,7 +3,7 @@ mock_provider "docker" {}
 variables {
   common = {
     environment = "dev"
-    networks    = { data = "calcgrid-dev-data", edge = "calcgrid-dev-edge" }
+    networks    = { data = "calcgrid-dev-data", dash = "calcgrid-dev-dash", edge = "calcgrid-dev-edge" }
     bind_ip     = "127.0.0.1"
   }
   image      = "prom/prometheus:v2.53.4"
@@ -58,15 +58,16 @@ run "loads_every_rule_file" {
   }
 }
 
-run "joins_the_data_and_edge_networks" {
+run "joins_the_data_dash_and_edge_networks" {
   command = plan
 
   assert {
     condition = jsonencode(module.container.networks["calcgrid-dev-prometheus-1"]) == jsonencode({
+      "calcgrid-dev-dash" = { aliases = [], ipv4_address = null }
       "calcgrid-dev-data" = { aliases = [], ipv4_address = null }
       "calcgrid-dev-edge" = { aliases = [], ipv4_address = null }
     })
-    error_message = "Prometheus joins the data network (its targets) and the edge network (published), not the app network"
+    error_message = "Prometheus joins the data network (API and workers), the dash network (the dashboard) and the edge network (published), not the app network"
   }
 }
 

@@ -1,7 +1,7 @@
 mock_provider "docker" {}
 
 variables {
-  common   = { environment = "dev", networks = { data = "calcgrid-dev-data" } }
+  common   = { environment = "dev", networks = { data = "calcgrid-dev-data", dash = "calcgrid-dev-dash" } }
   image    = "redis:7.4.2-bookworm"
   user     = "999:999"
   password = "0123456789abcdef0123456789abcdef"
@@ -38,12 +38,15 @@ run "environment_variables" {
   }
 }
 
-run "only_on_the_data_network" {
+run "only_on_the_internal_networks" {
   command = plan
 
   assert {
-    condition     = jsonencode(module.container.networks["calcgrid-dev-redis-1"]) == jsonencode({ "calcgrid-dev-data" = { aliases = ["redis"], ipv4_address = null } })
-    error_message = "Redis joins the data network only (alias redis) and is never published"
+    condition = jsonencode(module.container.networks["calcgrid-dev-redis-1"]) == jsonencode({
+      "calcgrid-dev-dash" = { aliases = ["redis"], ipv4_address = null }
+      "calcgrid-dev-data" = { aliases = ["redis"], ipv4_address = null }
+    })
+    error_message = "Redis joins the data network (API, workers) and the dash network (the dashboard), alias redis on both, and is never published"
   }
 }
 

@@ -32,7 +32,7 @@ module "monitor" {
     environment = "dev"
     image       = "calcgrid-app:dev"
     redis       = { address = "calcgrid-dev-redis-1:6379", password = var.redis_password }
-    networks    = { data = module.network.data, edge = module.network.edge }
+    networks    = { dash = module.network.dash, edge = module.network.edge }
     bind_ip     = "127.0.0.1"
   }
   monitor = { memory_mb = 64, cpus = 0.1, readonly = true, user = "admin", password = var.password, port = 15555 }

@@ -25,7 +25,7 @@ module "prometheus" {
 
   common = {
     environment = "dev"
-    networks    = { data = module.network.data, edge = module.network.edge }
+    networks    = { data = module.network.data, dash = module.network.dash, edge = module.network.edge }
     bind_ip     = "127.0.0.1"
   }
   image      = "prom/prometheus:v2.53.4"

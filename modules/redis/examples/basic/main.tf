@@ -1,4 +1,4 @@
-# Redis of environment "dev" on that environment's data network.
+# Redis of environment "dev" on that environment's data and dash networks.
 terraform {
   required_providers {
     docker = { source = "kreuzwerker/docker", version = ">= 4.0.0, < 5.0.0" }
@@ -21,7 +21,7 @@ module "network" {
 module "redis" {
   source = "../.."
 
-  common   = { environment = "dev", networks = { data = module.network.data } }
+  common   = { environment = "dev", networks = { data = module.network.data, dash = module.network.dash } }
   image    = "redis:7.4.2-bookworm"
   user     = "999:999"
   password = var.password
