@@ -3,7 +3,6 @@ package tests
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -26,14 +25,7 @@ func (s *stack) scenarioBrowser(t *testing.T) {
 	c.waitCompleted(t, warmup, time.Minute)
 	// Figures that do not move while the browser reads them: nothing else
 	// waits or runs, and the one task submitted here runs for a minute.
-	eventually(t, 3*time.Minute, "no task pending or active", func() string {
-		for _, q := range s.queueStats(t) {
-			if q.Pending+q.Active+q.Scheduled+q.Retry > 0 {
-				return fmt.Sprintf("queue %s: %+v", q.Name, q)
-			}
-		}
-		return ""
-	})
+	s.awaitIdle(t, c, 3*time.Minute)
 	tk, _ := c.submit(t, submission{Type: "diagnostic.sleep", Payload: map[string]any{"ms": 60000}, Priority: "low"})
 	t.Cleanup(func() {
 		if r, err := c.send(context.WithoutCancel(t.Context()), http.MethodDelete, "/v1/tasks/"+tk.ID, nil, nil); err != nil || r.status != http.StatusAccepted && r.status != http.StatusOK {

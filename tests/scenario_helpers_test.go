@@ -404,9 +404,13 @@ func inspect(t *testing.T, name string) containerInfo {
 }
 
 type containerInfo struct {
-	ID              string
-	Image           string
-	RestartCount    int
+	ID           string
+	Image        string
+	RestartCount int
+	Config       struct {
+		User        string
+		Healthcheck *struct{ Test []string }
+	}
 	NetworkSettings struct {
 		Networks map[string]struct{ IPAddress string }
 	}
@@ -417,12 +421,17 @@ type containerInfo struct {
 		Health    *struct{ Status string }
 	}
 	HostConfig struct {
-		Memory        int64
-		MemorySwap    int64
-		NanoCpus      int64
-		PidsLimit     *int64
-		RestartPolicy struct{ Name string }
-		LogConfig     struct {
+		Memory         int64
+		MemorySwap     int64
+		NanoCpus       int64
+		PidsLimit      *int64
+		ReadonlyRootfs bool
+		CapDrop        []string
+		SecurityOpt    []string
+		Privileged     bool
+		PortBindings   map[string][]struct{ HostIp, HostPort string }
+		RestartPolicy  struct{ Name string }
+		LogConfig      struct {
 			Type   string
 			Config map[string]string
 		}

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"encoding/json"
 	"fmt"
 	"os/exec"
 	"slices"
@@ -9,29 +8,6 @@ import (
 	"testing"
 	"time"
 )
-
-// hardening is what docker inspect says of one container's isolation.
-type hardening struct {
-	Name   string
-	Config struct {
-		User        string
-		Healthcheck *struct{ Test []string }
-	}
-	HostConfig struct {
-		ReadonlyRootfs bool
-		CapDrop        []string
-		SecurityOpt    []string
-		Memory         int64
-		NanoCpus       int64
-		PidsLimit      *int64
-		Privileged     bool
-		LogConfig      struct{ Config map[string]string }
-		PortBindings   map[string][]struct{ HostIp, HostPort string }
-	}
-	NetworkSettings struct {
-		Networks map[string]struct{ IPAddress string }
-	}
-}
 
 // scenarioWalls: every container runs as a non-root user on a read-only root
 // filesystem, with every capability dropped, no-new-privileges, memory, CPU
@@ -44,13 +20,9 @@ type hardening struct {
 // edge network they are published from, so they are not walled from each
 // other.
 func (s *stack) scenarioWalls(t *testing.T) {
-	info := map[string]hardening{}
+	info := map[string]containerInfo{}
 	for _, name := range s.allContainers() {
-		var h []hardening
-		if err := json.Unmarshal([]byte(docker(t, "inspect", name)), &h); err != nil || len(h) != 1 {
-			t.Fatalf("docker inspect %s: %v", name, err)
-		}
-		info[name] = h[0]
+		info[name] = inspect(t, name)
 	}
 	publishers := []string{s.containers["loadbalancer"][0], s.containers["monitor"][0], s.containers["prometheus"][0]}
 

@@ -24,14 +24,14 @@ locals {
     # Reads are retried on a 503 too, so an API cut off from Redis is skipped.
     locations = [
       {
-        match         = "= /v1/tasks", max_body = local.lb.submission_max_body_size,
-        next_upstream = "error timeout http_502 non_idempotent",
-        retry_comment = "# POST is retried on errors and 502 (de-duplicated on X-Request-ID), not on 503."
+        match         = "= /v1/tasks"
+        max_body      = local.lb.submission_max_body_size
+        next_upstream = "error timeout http_502 non_idempotent"
       },
       {
-        match         = "/", max_body = local.lb.client_max_body_size,
-        next_upstream = "error timeout http_502 http_503",
-        retry_comment = "# Reads and cancellations are retried on another instance, 503 included."
+        match         = "/"
+        max_body      = local.lb.client_max_body_size
+        next_upstream = "error timeout http_502 http_503"
       },
     ]
     keepalive = local.lb.keepalive

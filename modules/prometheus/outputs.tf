@@ -12,8 +12,3 @@ output "internal_url" {
   description = "Prometheus on the dash network, for the dashboard's charts."
   value       = "http://${module.container.hostnames[0]}:${local.port}"
 }
-
-output "jobs" {
-  description = "Scrape job names by what they scrape (api, worker, queues), as the alert rules expect them."
-  value       = local.job
-}
