@@ -9,21 +9,54 @@ import (
 	"time"
 )
 
+// apiFault is a fault of one API instance that the stream of requests must
+// not notice: inject at stopAt, heal at startAt.
+type apiFault struct {
+	name, fault  string
+	inject, heal []string // docker arguments
+	// window is how long after the injection a POST sent may still be
+	// answered 503 by the cut-off instance itself, within 2 s (it notices
+	// Redis is gone, then refuses connections; nginx passes a refused POST
+	// on, never a 503).
+	window time.Duration
+}
+
 // scenarioAPIFailover: during a 30 s stream of GETs and POSTs (each POST with
-// an idempotency key, some keys sent twice) one API container is stopped and
-// started again. The client sees no 5xx and no connection error, every key
-// names one task, no task is created twice, and the restarted instance
-// serves again.
+// an idempotency key, some keys sent twice) one API instance is stopped and
+// started again; then, in a second stream, cut off from Redis (its data
+// network disconnected) and reconnected. The client sees no 5xx and no
+// connection error (but for POSTs the cut-off instance answers 503, within
+// 2 s, before it refuses connections), every key names one task, no task is
+// created twice, the cut-off instance's /readyz fails, and the instance
+// serves again after the heal.
 func (s *stack) scenarioAPIFailover(t *testing.T) {
+	target := s.containers["api"][1]
+	var nets map[string]string
+	if err := s.env.OutputJSON(t.Context(), "networks", &nets); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []apiFault{
+		{name: "stopped", fault: "one API container stopped", inject: []string{"stop", target}, heal: []string{"start", target}},
+		{name: "cut off from Redis", fault: "one API instance disconnected from the data network (Redis)",
+			inject: []string{"network", "disconnect", nets["data"], target}, heal: []string{"network", "connect", nets["data"], target},
+			window: 2 * time.Second},
+	} {
+		t.Run(f.name, func(t *testing.T) { s.apiFailover(t, target, f) })
+	}
+}
+
+func (s *stack) apiFailover(t *testing.T, target string, f apiFault) {
 	const (
 		stream  = 30 * time.Second
 		stopAt  = 8 * time.Second
 		startAt = 16 * time.Second
 	)
 	c := s.client(t, s.vars(t))
-	target := s.containers["api"][1]
+	healed := false
 	t.Cleanup(func() {
-		docker(t, "start", target)
+		if !healed {
+			_, _ = dockerE(f.heal...)
+		}
 		s.waitHealthy(t, 90*time.Second)
 	})
 	tasksBefore := s.taskCount(t)
@@ -31,23 +64,36 @@ func (s *stack) scenarioAPIFailover(t *testing.T) {
 
 	var (
 		mu        sync.Mutex
-		restarted time.Time // when `docker start` returned
+		injected  time.Time // when the fault was in place
+		restarted time.Time // when the heal returned
+		readyz    error     // the instance's own /readyz while faulty
 	)
 	chaos := make(chan error, 1)
 	begin := time.Now()
 	go func() {
 		time.Sleep(stopAt)
-		if out, err := dockerE("stop", target); err != nil {
-			chaos <- fmt.Errorf("docker stop %s: %v: %s", target, err, out)
+		if out, err := dockerE(f.inject...); err != nil {
+			chaos <- fmt.Errorf("docker %v: %v: %s", f.inject, err, out)
 			return
 		}
+		mu.Lock()
+		injected = time.Now()
+		mu.Unlock()
+		if f.window > 0 {
+			time.Sleep(f.window + time.Second)
+			_, err := dockerE("exec", target, "/usr/local/bin/calcgrid", "probe", "http://127.0.0.1:8080/readyz")
+			mu.Lock()
+			readyz = err
+			mu.Unlock()
+		}
 		time.Sleep(time.Until(begin.Add(startAt)))
-		if out, err := dockerE("start", target); err != nil {
-			chaos <- fmt.Errorf("docker start %s: %v: %s", target, err, out)
+		if out, err := dockerE(f.heal...); err != nil {
+			chaos <- fmt.Errorf("docker %v: %v: %s", f.heal, err, out)
 			return
 		}
 		mu.Lock()
 		restarted = time.Now()
+		healed = true
 		mu.Unlock()
 		chaos <- nil
 	}()
@@ -58,15 +104,28 @@ func (s *stack) scenarioAPIFailover(t *testing.T) {
 		requests, posts, dups int
 		failures              []string
 		servedAfterRestart    int
+		windowed              []string // POSTs the cut-off instance answered 503 in its window
+		lastWindowed          time.Duration
 	)
 	record := func(what string, r reply, err error) bool {
 		requests++
+		mu.Lock()
+		// Sent before the instance could notice (and so answered by it).
+		inWindow := !injected.IsZero() && r.at.Add(-r.took).Sub(injected) <= f.window
+		mu.Unlock()
 		switch {
 		case err != nil:
 			failures = append(failures, fmt.Sprintf("%s: connection error: %v", what, err))
 			return false
+		case r.status == http.StatusServiceUnavailable && inWindow && r.upstream == target && r.took <= 2*time.Second &&
+			len(what) > 4 && what[:4] == "POST":
+			windowed = append(windowed, fmt.Sprintf("%s: 503 in %s", what, r.took.Round(time.Millisecond)))
+			mu.Lock()
+			lastWindowed = max(lastWindowed, r.at.Sub(injected))
+			mu.Unlock()
+			return false
 		case r.status >= 500:
-			failures = append(failures, fmt.Sprintf("%s: %d from %q: %s", what, r.status, r.upstream, r.body))
+			failures = append(failures, fmt.Sprintf("%s: %d from %q in %s: %s", what, r.status, r.upstream, r.took.Round(time.Millisecond), r.body))
 			return false
 		}
 		mu.Lock()
@@ -130,8 +189,11 @@ func (s *stack) scenarioAPIFailover(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	t.Logf("%d requests (%d POSTs, %d repeated keys) in %s; %s stopped at %s, started at %s; %d answers from it after the restart",
-		requests, posts, dups, time.Since(begin).Round(time.Second), target, stopAt, startAt, servedAfterRestart)
+	t.Logf("%d requests (%d POSTs, %d repeated keys) in %s; %s %s at %s, healed at %s; %d answers from it after the heal; %d POSTs answered 503 by it in its first %s: %v",
+		requests, posts, dups, time.Since(begin).Round(time.Second), target, f.name, stopAt, startAt, servedAfterRestart, len(windowed), f.window, windowed)
+	if f.window > 0 && readyz == nil {
+		t.Errorf("%s's /readyz answered while it was cut off from Redis", target)
+	}
 	for i, f := range failures {
 		if i == 10 {
 			t.Errorf("... and %d more", len(failures)-10)
@@ -145,6 +207,14 @@ func (s *stack) scenarioAPIFailover(t *testing.T) {
 	if servedAfterRestart == 0 {
 		t.Errorf("restarted API instance %s received no traffic within 30 s after the stream", target)
 	}
+	expected := "no 5xx, no connection error, one task per idempotency key, the instance serves again"
+	if f.window > 0 {
+		expected = "its /readyz fails; nginx stops sending it work: no 5xx but the instance's own 503s (within 2 s) to POSTs in its first " + f.window.String() + "; one task per key; it serves again"
+	}
+	s.record(reliabilityRow{Scenario: "APIFailover/" + f.name, Fault: fmt.Sprintf("%s for %s under a stream of GETs and POSTs", f.fault, startAt-stopAt),
+		Expected: expected,
+		Observed: fmt.Sprintf("%d requests, %d failed, %d POSTs answered 503 in the window; %d answers from the instance after the heal", requests, len(failures), len(windowed), servedAfterRestart),
+		Recovery: lastWindowed})
 	if created := s.taskCount(t) - tasksBefore; created != len(keyID) {
 		t.Errorf("%d tasks created for %d distinct idempotency keys, want one each", created, len(keyID))
 	}

@@ -47,7 +47,8 @@ type reply struct {
 	requestID string // X-Request-ID
 	location  string
 	body      []byte
-	at        time.Time // when the answer arrived
+	at        time.Time     // when the answer arrived
+	took      time.Duration // from the request's sending
 }
 
 // apiClient talks to the stack through nginx, paced below the environment's
@@ -119,6 +120,7 @@ func (c *apiClient) send(ctx context.Context, method, path string, body any, hea
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	sent := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return reply{}, fmt.Errorf("%s %s: %w", method, path, err)
@@ -130,7 +132,7 @@ func (c *apiClient) send(ctx context.Context, method, path string, body any, hea
 	}
 	return reply{
 		status: resp.StatusCode, upstream: resp.Header.Get("X-Upstream"), requestID: resp.Header.Get("X-Request-ID"),
-		location: resp.Header.Get("Location"), body: b, at: time.Now(),
+		location: resp.Header.Get("Location"), body: b, at: time.Now(), took: time.Since(sent),
 	}, nil
 }
 

@@ -87,6 +87,7 @@ func TestStack(t *testing.T) {
 		for _, sc := range chosen {
 			t.Run(sc.name, func(t *testing.T) { sc.run(s, t) })
 		}
+		writeReliability(t, s.report, len(chosen) == len(scenarios))
 	})
 }
 
@@ -95,6 +96,7 @@ type stack struct {
 	env        *driver.Env
 	endpoint   string
 	containers map[string][]string
+	report     *reliabilityReport
 }
 
 func loadStack(t *testing.T, name string) *stack {
@@ -107,7 +109,7 @@ func loadStack(t *testing.T, name string) *stack {
 	if err := e.OutputJSON(t.Context(), "containers", &names); err != nil {
 		t.Fatalf("output containers: %v", err)
 	}
-	return &stack{env: e, endpoint: endpoint, containers: names}
+	return &stack{env: e, endpoint: endpoint, containers: names, report: &reliabilityReport{}}
 }
 
 // output reads one string output of the applied environment.

@@ -49,8 +49,11 @@ locals {
       detail = "the request URI exceeds the header buffers" },
       { name = "rate_limited", status = 429, type = "rate-limited", title = "Too many requests", retry_after = 1,
       detail = "more than ${local.lb.rate_limit_rps} reads or ${local.write_rps} writes per second (bursts ${local.lb.rate_limit_burst} and ${local.write_burst}), or more than ${local.lb.conn_limit} connections, from this client" },
-      { name = "bad_gateway", status = 502, type = "bad-gateway", title = "Bad gateway", retry_after = null,
-      detail = "no API instance answered" },
+      # An API refuses connections while it cannot reach Redis (so that
+      # nginx passes even a POST to another): when all refuse, or are down,
+      # nginx's 502 means the service is unavailable, and says so.
+      { name = "no_api", status = 503, type = "unavailable", title = "Service unavailable", retry_after = 1,
+      detail = "no API instance is taking requests: each refuses them while it cannot reach Redis, or is down" },
       { name = "unavailable", status = 503, type = "unavailable", title = "Service unavailable", retry_after = null,
       detail = "every API instance is unavailable" },
       { name = "gateway_timeout", status = 504, type = "gateway-timeout", title = "Gateway timeout", retry_after = null,

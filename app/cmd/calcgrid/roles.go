@@ -74,7 +74,11 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stde
 		Store: store, Registry: reg, Logger: logger, Instance: c.Instance,
 		MaxPending: c.MaxPending, Weights: c.Weights,
 	})
-	return serve.Run(ctx, c.Listen, h, logger)
+	// Cut off from Redis, the API could only answer 503; refusing
+	// connections instead makes nginx send the work, POSTs included, to a
+	// replica that can reach Redis (a refused connect is never a request
+	// received, so no POST is retried after this replica saw it).
+	return serve.RunGated(ctx, c.Listen, h, store.Ping, logger)
 }
 
 func runWorker(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {

@@ -63,6 +63,9 @@ func (m *HTTP) Observe(route, method string, code int, d time.Duration) {
 // Tasks counts task lifecycle events by type and queue.
 type Tasks struct {
 	Enqueued, Started, Succeeded, Failed, Retried, Cancelled *prometheus.CounterVec
+	// Recovered counts, by queue, the tasks this worker requeued after
+	// their own worker stopped heart-beating (taskstore.Recover).
+	Recovered *prometheus.CounterVec
 	// Duration is the run time of each attempt by type.
 	Duration *prometheus.HistogramVec
 }
@@ -83,13 +86,17 @@ func NewTasks(reg prometheus.Registerer) *Tasks {
 		Failed:    counter("failed", "Tasks failed for good (retries exhausted or permanent error)."),
 		Retried:   counter("retried", "Failed attempts scheduled for another try."),
 		Cancelled: counter("cancelled", "Tasks a worker stopped, or did not start, because they were cancelled."),
+		Recovered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "tasks", Name: "recovered_total",
+			Help: "Tasks requeued because their worker stopped heart-beating (presumed dead).",
+		}, []string{"queue"}),
 		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Subsystem: "tasks", Name: "duration_seconds",
 			Help:    "Run time of task attempts by type.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 3, 12), // 5 ms … ~15 min
 		}, []string{"type"}),
 	}
-	reg.MustRegister(m.Duration)
+	reg.MustRegister(m.Recovered, m.Duration)
 	return m
 }
 

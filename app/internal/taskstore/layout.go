@@ -37,6 +37,15 @@ func asynqTaskKey(q, id string) string { return asynqPrefix(q) + "t:" + id }
 // expiry time, both in unix seconds.
 func asynqPending(q string) string { return asynqPrefix(q) + "pending" }
 
+// asynqActive is the list of tasks being worked on; asynqLeases scores
+// each of them with its lease's expiry (unix seconds, the worker's clock),
+// which asynqLeaseTerm after the grant and every heartbeat (5 s) extend.
+func asynqActive(q string) string { return asynqPrefix(q) + "active" }
+func asynqLeases(q string) string { return asynqPrefix(q) + "lease" }
+
+// asynqLeaseTerm is how far ahead asynq sets a lease (rdb.LeaseDuration).
+const asynqLeaseTerm = 30 * time.Second
+
 // asynqZSet is the sorted set of tasks of queue q in state (scheduled,
 // retry, archived, completed).
 func asynqZSet(q, state string) string { return asynqPrefix(q) + state }

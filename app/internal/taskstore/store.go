@@ -326,8 +326,10 @@ func newNonce() string {
 }
 
 // readBackTimeout bounds reading back a submission whose outcome is
-// unknown, past the caller's own deadline (which may be what ran out).
-const readBackTimeout = time.Second
+// unknown, past the caller's own deadline (which may be what ran out): the
+// script's try and its retry (500 ms each) and this stay under the 2 s in
+// which an API cut off from Redis answers 503.
+const readBackTimeout = 750 * time.Millisecond
 
 // existing returns the task with id if it exists and was submitted as sub,
 // and whether the Submit call with nonce created it: go-redis retries a

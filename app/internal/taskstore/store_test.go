@@ -197,20 +197,21 @@ func TestProgressNeverResurrects(t *testing.T) {
 	ctx := t.Context()
 	task := e.submit(noop, "p")
 	meta := "calcgrid:task:" + task.ID
-	if _, err := e.store.Started(ctx, task.ID); err != nil {
+	st, err := e.store.Started(ctx, task.ID)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.SetProgress(ctx, task.ID, 0.5); err != nil {
+	if err := e.store.SetProgress(ctx, task.ID, st.Attempt, 0.5); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := e.store.Get(ctx, task.ID); got.Progress != 0.5 {
 		t.Fatalf("progress %v, want 0.5", got.Progress)
 	}
 	// An ended task's progress write keeps the metadata's TTL.
-	if err := e.store.Ended(ctx, task.ID, taskstore.StateFailed); err != nil {
+	if err := e.store.Ended(ctx, task.ID, taskstore.End{Attempt: st.Attempt, Outcome: taskstore.StateFailed}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.SetProgress(ctx, task.ID, 0.75); err != nil {
+	if err := e.store.SetProgress(ctx, task.ID, st.Attempt, 0.75); err != nil {
 		t.Fatal(err)
 	}
 	if ttl := e.rdb.PTTL(ctx, meta).Val(); ttl <= time.Hour-time.Minute || ttl > time.Hour {
@@ -218,13 +219,13 @@ func TestProgressNeverResurrects(t *testing.T) {
 	}
 
 	e.rdb.Del(ctx, meta) // as if it expired
-	if err := e.store.SetProgress(ctx, task.ID, 0.9); err != nil {
+	if err := e.store.SetProgress(ctx, task.ID, st.Attempt, 0.9); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.store.Started(ctx, task.ID); !errors.Is(err, taskstore.ErrNotFound) {
 		t.Errorf("start of a task whose record is gone: %v, want not found", err)
 	}
-	if err := e.store.Ended(ctx, task.ID, taskstore.StateCompleted); err != nil {
+	if err := e.store.Ended(ctx, task.ID, taskstore.End{Attempt: st.Attempt, Outcome: taskstore.StateCompleted}); err != nil {
 		t.Fatal(err)
 	}
 	if e.exists(meta) {
@@ -294,14 +295,15 @@ func TestReplayAfterWorkerDied(t *testing.T) {
 	done := e.submit(noop, "completed")
 	failed := e.submit(noop, "failed")
 	for id, outcome := range map[string]taskstore.State{done.ID: taskstore.StateCompleted, failed.ID: taskstore.StateFailed} {
-		if _, err := e.store.Started(ctx, id); err != nil {
+		st, err := e.store.Started(ctx, id)
+		if err != nil {
 			t.Fatal(err)
 		}
+		var result []byte
 		if outcome == taskstore.StateCompleted {
-			// The handler stored the result before recording the end.
-			e.rdb.HSet(ctx, "asynq:{medium}:t:"+id, "result", `{"ok":true}`)
+			result = []byte(`{"ok":true}`)
 		}
-		if err := e.store.Ended(ctx, id, outcome); err != nil {
+		if err := e.store.Ended(ctx, id, taskstore.End{Attempt: st.Attempt, Outcome: outcome, Result: result}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -450,10 +452,11 @@ func TestTimesNeverOutOfOrder(t *testing.T) {
 	for _, id := range []string{ran.ID, cancelled.ID} {
 		e.rdb.HSet(ctx, "calcgrid:task:"+id, "created_at", later)
 	}
-	if _, err := e.store.Started(ctx, ran.ID); err != nil {
+	st, err := e.store.Started(ctx, ran.ID)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.Ended(ctx, ran.ID, taskstore.StateFailed); err != nil {
+	if err := e.store.Ended(ctx, ran.ID, taskstore.End{Attempt: st.Attempt, Outcome: taskstore.StateFailed}); err != nil {
 		t.Fatal(err)
 	}
 	e.rdb.HSet(ctx, "asynq:{medium}:t:"+ran.ID, "state", "archived") // as asynq would after the end

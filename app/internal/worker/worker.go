@@ -62,7 +62,22 @@ type Worker struct {
 
 	mu      sync.Mutex
 	running map[string]context.CancelCauseFunc
+
+	// presumedDead is closed when a later attempt of a task this worker
+	// runs has started elsewhere (see supersede).
+	presumedDead chan struct{}
+	deadOnce     sync.Once
 }
+
+// ErrPresumedDead ends Run when this worker finds that another worker runs
+// one of its tasks again: it was presumed dead (cut off from Redis, or
+// stalled) and its tasks recovered (taskstore.Recover).
+var ErrPresumedDead = errors.New("this worker was presumed dead and its tasks run elsewhere")
+
+// recoverEvery is how often a worker requeues the tasks of dead workers
+// (taskstore.Recover): a task runs again at most StaleLease plus this
+// after its worker's last heartbeat.
+const recoverEvery = time.Second
 
 // New returns a Worker; Run starts it.
 func New(opts Options) *Worker {
@@ -74,6 +89,8 @@ func New(opts Options) *Worker {
 		metrics:  metrics.NewTasks(reg),
 		registry: reg,
 		running:  map[string]context.CancelCauseFunc{},
+
+		presumedDead: make(chan struct{}),
 	}
 }
 
@@ -113,10 +130,15 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.logger.Info("worker started", "concurrency", w.opts.Concurrency, "queues", w.opts.Weights,
 		"strict_priority", w.opts.StrictPriority, "task_types", len(w.opts.Registry.All()))
 
-	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
-	swept := make(chan struct{})
-	go func() { defer close(swept); w.sweep(sweepCtx) }()
-	defer func() { stopSweep(); <-swept }()
+	sweepEvery := w.opts.SweepInterval
+	if sweepEvery <= 0 {
+		sweepEvery = defaultSweepInterval
+	}
+	upkeepCtx, stopUpkeep := context.WithCancel(context.WithoutCancel(ctx))
+	var upkeep sync.WaitGroup
+	upkeep.Go(func() { every(upkeepCtx, sweepEvery, w.sweep) })
+	upkeep.Go(func() { every(upkeepCtx, recoverEvery, w.recoverTasks) })
+	defer func() { stopUpkeep(); upkeep.Wait() }()
 
 	httpErr := make(chan error, 1)
 	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
@@ -135,6 +157,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-httpErr:
 	case err = <-watchErr:
+	case <-w.presumedDead:
+		// No shutdown: asynq would requeue the tasks still running here,
+		// under the later attempts that already run them elsewhere. The
+		// process ends; asynq's records are as the other workers left them.
+		return ErrPresumedDead
 	}
 	w.logger.Info("worker stopping", "grace", w.opts.ShutdownTimeout.String())
 	srv.Shutdown()
@@ -144,28 +171,54 @@ func (w *Worker) Run(ctx context.Context) error {
 	return err
 }
 
-// sweep deletes expired finished tasks every SweepInterval until ctx ends.
-func (w *Worker) sweep(ctx context.Context) {
-	every := w.opts.SweepInterval
-	if every <= 0 {
-		every = defaultSweepInterval
-	}
-	tick := time.NewTicker(every)
+// every runs fn every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func(context.Context)) {
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			n, err := w.opts.Store.Sweep(ctx)
-			if err != nil && ctx.Err() == nil {
-				w.logger.Warn("could not delete expired tasks", "error", err)
-			}
-			if n > 0 {
-				w.logger.Debug("expired tasks deleted", "tasks", n)
-			}
+			fn(ctx)
 		}
 	}
+}
+
+// sweep deletes expired finished tasks.
+func (w *Worker) sweep(ctx context.Context) {
+	n, err := w.opts.Store.Sweep(ctx)
+	if err != nil && ctx.Err() == nil {
+		w.logger.Warn("could not delete expired tasks", "error", err)
+	}
+	if n > 0 {
+		w.logger.Debug("expired tasks deleted", "tasks", n)
+	}
+}
+
+// recoverTasks requeues the tasks of workers that stopped heart-beating.
+func (w *Worker) recoverTasks(ctx context.Context) {
+	recovered, err := w.opts.Store.Recover(ctx)
+	if err != nil && ctx.Err() == nil {
+		w.logger.Warn("could not recover the tasks of dead workers", "error", err)
+	}
+	for _, r := range recovered {
+		w.metrics.Recovered.WithLabelValues(r.Queue).Inc()
+		w.logger.Warn("task recovered: its worker stopped heart-beating", "task_id", r.ID, "queue", r.Queue,
+			"stale_after", taskstore.StaleLease.String())
+	}
+}
+
+// supersede stops this worker: a later attempt of one of its tasks runs
+// elsewhere, so it was presumed dead, and whatever it still runs may run
+// elsewhere too. Run returns ErrPresumedDead (the process exits and its
+// container restarts it, afresh).
+func (w *Worker) supersede(log *slog.Logger, err error) {
+	w.deadOnce.Do(func() {
+		log.Error("this worker was presumed dead while it ran the task, which now runs elsewhere: "+
+			"it records nothing more and stops", "error", err)
+		close(w.presumedDead)
+	})
 }
 
 func (w *Worker) health() http.Handler {

@@ -55,8 +55,9 @@ run "config_balances_and_retries" {
     error_message = "the client's X-Request-ID is kept only when the API would accept it (1 to 128 printable ASCII characters), else nginx mints one"
   }
   assert {
-    condition     = alltrue([for s in [400, 405, 408, 413, 414, 429, 502, 503, 504] : strcontains(output.config, "return ${s} '{\"type\":\"urn:calcgrid:problem:")])
-    error_message = "every error nginx answers itself is problem+json in the API's urn:calcgrid:problem vocabulary"
+    condition = (alltrue([for s in [400, 405, 408, 413, 414, 429, 503, 504] : strcontains(output.config, "return ${s} '{\"type\":\"urn:calcgrid:problem:")])
+    && strcontains(output.config, "error_page 502 = @no_api;") && strcontains(output.config, "return 503 '{\"type\":\"urn:calcgrid:problem:unavailable\",\"title\":\"Service unavailable\",\"status\":503,\"detail\":\"no API instance is taking requests"))
+    error_message = "every error nginx answers itself is problem+json in the API's urn:calcgrid:problem vocabulary; no API taking requests (nginx's 502) is 503 unavailable"
   }
   assert {
     condition     = strcontains(output.config, "add_header X-Upstream $upstream_http_x_calcgrid_instance always;") && strcontains(output.config, "proxy_hide_header X-Calcgrid-Instance;")

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/calcgrid/calcgrid/app/internal/redistest"
+)
+
+// TestAPIRefusesWhileRedisIsDown: a real API process closes its port when
+// its Redis dies or the network to it is cut, so nginx's connect is refused
+// and it tries another replica, and serves again on the same port once
+// Redis answers.
+func TestAPIRefusesWhileRedisIsDown(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// outage starts it and returns the end of it; redisAddr is where
+		// the API finds Redis.
+		outage func(t *testing.T, srv *redistest.Server) (redisAddr string, start, end func())
+	}{
+		{"redis killed", func(t *testing.T, srv *redistest.Server) (string, func(), func()) {
+			return srv.Addr, srv.Stop, srv.Restart
+		}},
+		{"network cut", func(t *testing.T, srv *redistest.Server) (string, func(), func()) {
+			link := redistest.NewLink(t, srv.Addr)
+			return link.Addr(), link.Cut, link.Heal
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.Start(t)
+			redisAddr, start, end := tc.outage(t, srv)
+			testAPIOutage(t, redisAddr, start, end)
+		})
+	}
+}
+
+func testAPIOutage(t *testing.T, redisAddr string, start, end func()) {
+	port := freePort(t)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	cmd := exec.Command(binary(t), "api")
+	cmd.Env = append(os.Environ(), "CALCGRID_REDIS_ADDR="+redisAddr, "CALCGRID_LISTEN="+addr, "CALCGRID_INSTANCE=api-gate")
+	p := startProc(t, "api-gate", cmd)
+
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	healthy := func() error {
+		resp, err := client.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %s", resp.Status)
+		}
+		return nil
+	}
+	refused := func() error {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return errors.New("connection accepted")
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			return fmt.Errorf("dial failed, but not refused: %w", err)
+		}
+		return nil
+	}
+	within := func(what string, d time.Duration, check func() error) {
+		t.Helper()
+		start := time.Now()
+		for {
+			err := check()
+			if err == nil {
+				t.Logf("%s after %v", what, time.Since(start).Round(time.Millisecond))
+				return
+			}
+			if time.Since(start) > d {
+				t.Fatalf("%s: not within %v: %v", what, d, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	within("serving", 10*time.Second, healthy)
+	start()
+	within("refusing", 3*time.Second, refused)
+	end()
+	within("serving again", 3*time.Second, healthy)
+
+	p.signal(t, syscall.SIGTERM)
+	if err := p.wait(t, 15*time.Second); err != nil {
+		t.Fatalf("api exit: %v", err)
+	}
+	log, err := os.ReadFile(p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, msg := range []string{
+		"redis unreachable: refusing connections until it answers",
+		"redis reachable again: accepting connections",
+	} {
+		if n := strings.Count(string(log), msg); n != 1 {
+			t.Errorf("api logged %q %d times, want 1", msg, n)
+		}
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
