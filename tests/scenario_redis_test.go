@@ -142,7 +142,7 @@ func (s *stack) scenarioRedisRestart(t *testing.T) {
 		}
 		t.Logf("SIGKILL under appendfsync %s: %d tasks acknowledged, %d in the last second before the kill, %d of those lost",
 			policy, len(acks), atRisk, lost)
-		s.record(reliabilityRow{Scenario: "RedisRestart/SIGKILL " + policy, Fault: "Redis SIGKILLed during a stream of submissions, appendfsync " + policy,
+		s.record(reliabilityRow{Scenario: "RedisRestart/SIGKILL " + policy, Fault: fmt.Sprintf("Redis SIGKILLed halfway through a burst of %d submissions, appendfsync %s", burst, policy),
 			Expected: "every task acknowledged 202 exists after the restart and completes",
 			Observed: fmt.Sprintf("%d acknowledged (%d in the last second before the kill), %d lost", len(acks), atRisk, lost)})
 		if policy == "always" && lost > 0 || atRisk == 0 {
