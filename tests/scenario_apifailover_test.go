@@ -52,6 +52,13 @@ func (s *stack) apiFailover(t *testing.T, target string, f apiFault) {
 		startAt = 16 * time.Second
 	)
 	c := s.client(t, s.vars(t))
+	// The API listens on its app-network address only.
+	appAddr := ""
+	for name, n := range inspect(t, target).NetworkSettings.Networks {
+		if name == "calcgrid-"+env+"-app" {
+			appAddr = n.IPAddress + ":8080"
+		}
+	}
 	healed := false
 	t.Cleanup(func() {
 		if !healed {
@@ -81,7 +88,7 @@ func (s *stack) apiFailover(t *testing.T, target string, f apiFault) {
 		mu.Unlock()
 		if f.window > 0 {
 			time.Sleep(f.window + time.Second)
-			_, err := dockerE("exec", target, "/usr/local/bin/calcgrid", "probe", "http://127.0.0.1:8080/readyz")
+			_, err := dockerE("exec", target, "/usr/local/bin/calcgrid", "probe", "http://"+appAddr+"/readyz")
 			mu.Lock()
 			readyz = err
 			mu.Unlock()

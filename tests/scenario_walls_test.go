@@ -77,7 +77,7 @@ func (s *stack) scenarioWalls(t *testing.T) {
 		}
 		want := map[string][]string{ // network => roles on it
 			"edge": {"loadbalancer", "monitor", "prometheus"},
-			"app":  {"api", "loadbalancer"},
+			"app":  {"api", "loadbalancer", "prometheus"},
 			"data": {"api", "prometheus", "redis", "worker"},
 			"dash": {"monitor", "prometheus", "redis"},
 		}
@@ -113,13 +113,17 @@ func (s *stack) scenarioWalls(t *testing.T) {
 			return out
 		}
 		// connect tries a TCP connection from inside a container: the app
-		// image has only calcgrid (probe tcp://), nginx's has bash.
+		// image has only calcgrid (probe tcp://), nginx's has bash,
+		// Prometheus's wget (its paths are open ones, to HTTP servers).
 		connect := func(from, addr string) error {
 			var cmd *exec.Cmd
-			if slices.Contains(s.containers["loadbalancer"], from) {
+			switch {
+			case slices.Contains(s.containers["loadbalancer"], from):
 				host, port, _ := strings.Cut(addr, ":")
 				cmd = exec.Command("docker", "exec", from, "timeout", "3", "bash", "-c", "exec 3<>/dev/tcp/"+host+"/"+port)
-			} else {
+			case slices.Contains(s.containers["prometheus"], from):
+				cmd = exec.Command("docker", "exec", from, "wget", "-q", "-T", "3", "-O", "/dev/null", "http://"+addr+"/healthz")
+			default:
 				cmd = exec.Command("docker", "exec", from, "/usr/local/bin/calcgrid", "probe", "tcp://"+addr)
 			}
 			out, err := cmd.CombinedOutput()
@@ -136,6 +140,11 @@ func (s *stack) scenarioWalls(t *testing.T) {
 			{first("worker"), first("redis"), 6379, true},
 			{first("monitor"), first("redis"), 6379, true},
 			{first("loadbalancer"), first("api"), 8080, true},
+			{first("prometheus"), first("api"), 8080, true},
+			{first("prometheus"), first("worker"), 9090, true},
+			// The API shares the data network with the workers but listens
+			// on its app-network address only.
+			{first("worker"), first("api"), 8080, false},
 			{first("worker"), first("loadbalancer"), 8080, false},
 			{first("worker"), first("monitor"), 5555, false},
 			{first("api"), first("monitor"), 5555, false},

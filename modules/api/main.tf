@@ -18,7 +18,9 @@ module "container" {
     CALCGRID_QUEUE_MAX_PENDING = tostring(var.api.queue_max_pending)
   }
   networks = [
-    { name = var.app.networks.app, aliases = ["api"], ipv4_addresses = local.addresses },
+    # Serving on the app network only: the workers share the data network
+    # with the API but cannot reach it.
+    { name = var.app.networks.app, aliases = ["api"], ipv4_addresses = local.addresses, listen = true },
     { name = var.app.networks.data },
   ]
   limits = { memory_mb = var.api.memory_mb, cpus = var.api.cpus }

@@ -9,6 +9,6 @@ output "upstreams" {
 }
 
 output "metrics_targets" {
-  description = "Each container's /metrics as host:port on the data network, for Prometheus."
-  value       = [for n in module.container.names : "${n}:${local.port}"]
+  description = "Each container's /metrics for Prometheus: instance (name:port) => its pinned address:port on the app network, the only one the API listens on."
+  value       = { for i, n in module.container.names : "${n}:${local.port}" => "${local.addresses[i]}:${local.port}" }
 }

@@ -5,10 +5,16 @@ locals {
   # avoids a perpetual replacement.
   cpus = floor(var.limits.cpus) == var.limits.cpus ? format("%.1f", var.limits.cpus) : tostring(var.limits.cpus)
 
+  # The address each replica's HTTP server listens on: every interface, or
+  # its pinned address on the network marked listen.
+  listen_hosts = [for i in range(var.replicas) : try([for n in var.networks : n.ipv4_addresses[i] if n.listen][0], "")]
+  app_probes = var.app == null ? [] : [for h in local.listen_hosts :
+    ["CMD", var.app.binary, "probe", "http://${h == "" ? "127.0.0.1" : h}:${var.app.port}/healthz"]
+  ]
+
   # How a calcgrid role runs, said once for api, worker and monitor.
   app = var.app == null ? null : {
     env = merge({
-      CALCGRID_LISTEN         = ":${var.app.port}"
       CALCGRID_REDIS_ADDR     = var.app.redis.address
       CALCGRID_REDIS_PASSWORD = var.app.redis.password
       }, var.app.retention == null ? {} : {
@@ -22,7 +28,8 @@ locals {
       CALCGRID_TASK_MEMORY_MB     = tostring(coalesce(var.task_budget.task_memory_mb, 0))
       CALCGRID_TASK_WORK_BUDGET   = "${coalesce(var.task_budget.task_work_s, 0)}s"
     })
-    healthcheck = { test = ["CMD", var.app.binary, "probe", "http://127.0.0.1:${var.app.port}/healthz"], interval = "5s", timeout = "3s", retries = 3, start_period = "10s" }
+    # Each replica probes its own listen address (the resource picks it).
+    healthcheck = { test = local.app_probes[0], interval = "5s", timeout = "3s", retries = 3, start_period = "10s" }
   }
   image            = var.app == null ? var.image : var.app.image
   user             = var.app == null ? var.user : var.app.user
@@ -44,6 +51,7 @@ resource "docker_container" "this" {
   env = toset(concat(
     [for k, v in local.env : "${k}=${v}"],
     local.instance_env_var == "" ? [] : ["${local.instance_env_var}=${local.names[count.index]}"],
+    var.app == null ? [] : ["CALCGRID_LISTEN=${local.listen_hosts[count.index]}:${var.app.port}"],
   ))
 
   user              = local.user
@@ -67,7 +75,7 @@ resource "docker_container" "this" {
   }
 
   healthcheck {
-    test         = local.healthcheck.test
+    test         = var.app == null ? local.healthcheck.test : local.app_probes[count.index]
     interval     = local.healthcheck.interval
     timeout      = local.healthcheck.timeout
     retries      = local.healthcheck.retries

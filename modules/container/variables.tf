@@ -37,7 +37,7 @@ variable "replicas" {
 }
 
 variable "app" {
-  description = "Set for the calcgrid roles (api, worker, monitor); null for other images. The image, its binary and the uid:gid it runs as, the Redis it uses, and the port of the role's HTTP server: the container runs `<binary> <role>` with CALCGRID_LISTEN, CALCGRID_REDIS_ADDR, CALCGRID_REDIS_PASSWORD, CALCGRID_INSTANCE (its own name) and, with retention, CALCGRID_RETENTION_COMPLETED, _FAILED and _CANCELLED set beside env, and its health check runs `<binary> probe http://127.0.0.1:<port>/healthz` (the runtime image has no shell). With app set, image, user, entrypoint, command, instance_env_var and healthcheck stay unset."
+  description = "Set for the calcgrid roles (api, worker, monitor); null for other images. The image, its binary and the uid:gid it runs as, the Redis it uses, and the port of the role's HTTP server: the container runs `<binary> <role>` with CALCGRID_LISTEN, CALCGRID_REDIS_ADDR, CALCGRID_REDIS_PASSWORD, CALCGRID_INSTANCE (its own name) and, with retention, CALCGRID_RETENTION_COMPLETED, _FAILED and _CANCELLED set beside env, and its health check runs `<binary> probe http://<host>:<port>/healthz` (the runtime image has no shell); CALCGRID_LISTEN and <host> are the replica's pinned address on the network marked listen, else every interface and 127.0.0.1. With app set, image, user, entrypoint, command, instance_env_var and healthcheck stay unset."
   type = object({
     image  = string
     binary = string
@@ -131,11 +131,12 @@ variable "instance_env_var" {
 }
 
 variable "networks" {
-  description = "Networks to join. ipv4_addresses pins replica i to ipv4_addresses[i] (empty list: Docker assigns)."
+  description = "Networks to join. ipv4_addresses pins replica i to ipv4_addresses[i] (empty list: Docker assigns). listen (a calcgrid role, one network with pinned addresses): the role's HTTP server listens on its address there only, so containers on its other networks cannot reach it."
   type = list(object({
     name           = string
     aliases        = optional(list(string), [])
     ipv4_addresses = optional(list(string), [])
+    listen         = optional(bool, false)
   }))
 
   validation {
@@ -145,6 +146,10 @@ variable "networks" {
   validation {
     condition     = alltrue([for n in var.networks : alltrue([for ip in n.ipv4_addresses : can(cidrhost("${ip}/32", 0))])])
     error_message = "networks[*].ipv4_addresses must be IPv4 addresses such as 10.0.0.5."
+  }
+  validation {
+    condition     = length([for n in var.networks : n if n.listen]) <= 1 && alltrue([for n in var.networks : !n.listen || length(n.ipv4_addresses) > 0])
+    error_message = "At most one network may be the one the role listens on (listen = true), and it must pin ipv4_addresses."
   }
 }
 

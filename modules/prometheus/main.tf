@@ -18,10 +18,11 @@ locals {
     }
     rule_files = ["/tmp/calcgrid.rules.yml"]
     scrape_configs = [
-      # One target per instance, so that a dead one shows as up == 0; the
-      # environment label tells two environments' alerts apart.
-      { job_name = local.job.api, static_configs = [{ targets = var.targets.api, labels = { environment = local.environment } }] },
-      { job_name = local.job.worker, static_configs = [{ targets = var.targets.worker, labels = { environment = local.environment } }] },
+      # One target per instance, so that a dead one shows as up == 0,
+      # labelled with the container's name:port whatever address it is
+      # scraped at; the environment label tells two environments' alerts apart.
+      { job_name = local.job.api, static_configs = [for i, a in var.targets.api : { targets = [a], labels = { environment = local.environment, instance = i } }] },
+      { job_name = local.job.worker, static_configs = [for i, a in var.targets.worker : { targets = [a], labels = { environment = local.environment, instance = i } }] },
       {
         job_name       = local.job.queues
         static_configs = [{ targets = var.targets.queues.targets, labels = { environment = local.environment } }]
@@ -52,7 +53,7 @@ module "container" {
     "--storage.tsdb.retention.size=${floor(var.prometheus.storage_mb * 0.7)}MB",
   ])]
   env      = { PROMETHEUS_CONFIG = local.config, PROMETHEUS_RULES = local.rules }
-  networks = [{ name = var.common.networks.data }, { name = var.common.networks.dash }, { name = var.common.networks.edge }]
+  networks = [{ name = var.common.networks.app }, { name = var.common.networks.data }, { name = var.common.networks.dash }, { name = var.common.networks.edge }]
   ports    = [{ internal = local.port, external = var.prometheus.port, ip = var.common.bind_ip }]
   limits   = { memory_mb = var.prometheus.memory_mb, cpus = var.prometheus.cpus }
   tmpfs = {

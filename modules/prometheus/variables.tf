@@ -1,8 +1,8 @@
 variable "common" {
-  description = "What every container of the environment shares (the root module's local.common): environment, the data network (to reach the API and worker targets), the dash network (the dashboard's) and the edge network (to be published), bind_ip (host address the UI is published on) and log rotation."
+  description = "What every container of the environment shares (the root module's local.common): environment, the app network (to reach the API, which listens there only), the data network (the workers), the dash network (the dashboard's) and the edge network (to be published), bind_ip (host address the UI is published on) and log rotation."
   type = object({
     environment = string
-    networks    = object({ data = string, dash = string, edge = string })
+    networks    = object({ app = string, data = string, dash = string, edge = string })
     bind_ip     = string
     log         = optional(object({ max_size = optional(string), max_file = optional(number) }))
   })
@@ -41,16 +41,17 @@ variable "prometheus" {
 }
 
 variable "targets" {
-  description = "What to scrape, as host:port: api and worker on the data network (one target per container), queues (the dashboard's /metrics on the dash network, asynq's queue collector, with its basic-auth user and password)."
+  description = "What to scrape, as host:port: api and worker as instance (the container's name:port, its label) => address (one target per container: the API at its pinned app-network address, the workers on the data network), queues (the dashboard's /metrics on the dash network, asynq's queue collector, with its basic-auth user and password)."
   type = object({
-    api    = list(string)
-    worker = list(string)
+    api    = map(string)
+    worker = map(string)
     queues = object({ targets = list(string), user = string, password = string })
   })
 
   validation {
-    condition     = alltrue([for t in concat(var.targets.api, var.targets.worker, var.targets.queues.targets) : can(regex("^[a-z0-9.-]+:[0-9]+$", t))])
-    error_message = "targets must be host:port, such as calcgrid-dev-api-1:8080."
+    condition = alltrue([for t in concat(keys(var.targets.api), values(var.targets.api), keys(var.targets.worker), values(var.targets.worker), var.targets.queues.targets) :
+    can(regex("^[a-z0-9.-]+:[0-9]+$", t))])
+    error_message = "targets and their instance names must be host:port, such as calcgrid-dev-api-1:8080."
   }
 }
 

@@ -4,6 +4,6 @@ output "names" {
 }
 
 output "metrics_targets" {
-  description = "Each container's /metrics as host:port on the data network, for Prometheus."
-  value       = [for n in module.container.names : "${n}:${local.port}"]
+  description = "Each container's /metrics on the data network, for Prometheus: instance (name:port) => address (the same)."
+  value       = { for n in module.container.names : "${n}:${local.port}" => "${n}:${local.port}" }
 }

@@ -37,7 +37,7 @@ run "environment_variables" {
     condition = module.container.env["calcgrid-prod-api-2"] == tolist([
       "CALCGRID_DIAGNOSTICS=0",
       "CALCGRID_INSTANCE=calcgrid-prod-api-2",
-      "CALCGRID_LISTEN=:8080",
+      "CALCGRID_LISTEN=10.231.3.12:8080",
       "CALCGRID_QUEUE_MAX_PENDING=5000",
       "CALCGRID_REDIS_ADDR=calcgrid-prod-redis-1:6379",
       "CALCGRID_REDIS_PASSWORD=0123456789abcdef0123456789abcdef",

@@ -235,6 +235,35 @@ run "calcgrid_role_from_app" {
   }
 }
 
+run "listens_on_one_network_only" {
+  command = plan
+
+  variables {
+    app              = { image = "calcgrid-app:dev", binary = "/usr/local/bin/calcgrid", user = "65532:65532", redis = { address = "calcgrid-dev-redis-1:6379", password = "0123456789abcdef" }, port = 8080 }
+    role             = "api"
+    replicas         = 2
+    image            = null
+    user             = null
+    healthcheck      = null
+    instance_env_var = ""
+    networks         = [{ name = "calcgrid-dev-app", ipv4_addresses = ["10.231.1.11", "10.231.1.12"], listen = true }, { name = "calcgrid-dev-data" }]
+  }
+  assert {
+    condition = (contains(nonsensitive(output.env["calcgrid-dev-api-2"]), "CALCGRID_LISTEN=10.231.1.12:8080")
+    && [for h in docker_container.this[1].healthcheck : h.test][0] == tolist(["CMD", "/usr/local/bin/calcgrid", "probe", "http://10.231.1.12:8080/healthz"]))
+    error_message = "a role listens, and is probed, on its pinned address of the network marked listen only"
+  }
+}
+
+run "refuses_listen_without_pinned_addresses" {
+  command = plan
+
+  variables {
+    networks = [{ name = "calcgrid-dev-app", listen = true }]
+  }
+  expect_failures = [var.networks]
+}
+
 run "retention_from_app" {
   command = plan
 

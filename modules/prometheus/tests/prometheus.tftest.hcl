@@ -3,14 +3,14 @@ mock_provider "docker" {}
 variables {
   common = {
     environment = "dev"
-    networks    = { data = "calcgrid-dev-data", dash = "calcgrid-dev-dash", edge = "calcgrid-dev-edge" }
+    networks    = { app = "calcgrid-dev-app", data = "calcgrid-dev-data", dash = "calcgrid-dev-dash", edge = "calcgrid-dev-edge" }
     bind_ip     = "127.0.0.1"
   }
   image      = "prom/prometheus:v2.53.4"
   prometheus = { memory_mb = 192, cpus = 0.2, scrape_interval_s = 5, retention_hours = 6, storage_mb = 64, port = 19090 }
   targets = {
-    api    = ["calcgrid-dev-api-1:8080", "calcgrid-dev-api-2:8080"]
-    worker = ["calcgrid-dev-worker-1:9090"]
+    api    = { "calcgrid-dev-api-1:8080" = "10.231.1.11:8080", "calcgrid-dev-api-2:8080" = "10.231.1.12:8080" }
+    worker = { "calcgrid-dev-worker-1:9090" = "calcgrid-dev-worker-1:9090" }
     queues = { targets = ["calcgrid-dev-monitor-1:5555"], user = "admin", password = "correct-horse-battery" }
   }
   rules = {
@@ -33,8 +33,11 @@ run "scrapes_every_instance_with_the_rules_jobs" {
 
   assert {
     condition = yamldecode(local.config).scrape_configs == [
-      { job_name = "calcgrid-api", static_configs = [{ targets = ["calcgrid-dev-api-1:8080", "calcgrid-dev-api-2:8080"], labels = { environment = "dev" } }] },
-      { job_name = "calcgrid-worker", static_configs = [{ targets = ["calcgrid-dev-worker-1:9090"], labels = { environment = "dev" } }] },
+      { job_name = "calcgrid-api", static_configs = [
+        { targets = ["10.231.1.11:8080"], labels = { environment = "dev", instance = "calcgrid-dev-api-1:8080" } },
+        { targets = ["10.231.1.12:8080"], labels = { environment = "dev", instance = "calcgrid-dev-api-2:8080" } },
+      ] },
+      { job_name = "calcgrid-worker", static_configs = [{ targets = ["calcgrid-dev-worker-1:9090"], labels = { environment = "dev", instance = "calcgrid-dev-worker-1:9090" } }] },
       {
         job_name       = "calcgrid-queues"
         static_configs = [{ targets = ["calcgrid-dev-monitor-1:5555"], labels = { environment = "dev" } }]
@@ -58,16 +61,17 @@ run "loads_every_rule_file" {
   }
 }
 
-run "joins_the_data_dash_and_edge_networks" {
+run "joins_the_app_data_dash_and_edge_networks" {
   command = plan
 
   assert {
     condition = jsonencode(module.container.networks["calcgrid-dev-prometheus-1"]) == jsonencode({
+      "calcgrid-dev-app"  = { aliases = [], ipv4_address = null }
       "calcgrid-dev-dash" = { aliases = [], ipv4_address = null }
       "calcgrid-dev-data" = { aliases = [], ipv4_address = null }
       "calcgrid-dev-edge" = { aliases = [], ipv4_address = null }
     })
-    error_message = "Prometheus joins the data network (API and workers), the dash network (the dashboard) and the edge network (published), not the app network"
+    error_message = "Prometheus joins the app network (the API), the data network (the workers), the dash network (the dashboard) and the edge network (published)"
   }
 }
 
@@ -85,8 +89,8 @@ run "targets_are_host_port" {
 
   variables {
     targets = {
-      api    = ["http://calcgrid-dev-api-1:8080/metrics"]
-      worker = []
+      api    = { "calcgrid-dev-api-1:8080" = "http://10.231.1.11:8080/metrics" }
+      worker = {}
       queues = { targets = [], user = "admin", password = "x" }
     }
   }

@@ -25,14 +25,14 @@ module "prometheus" {
 
   common = {
     environment = "dev"
-    networks    = { data = module.network.data, dash = module.network.dash, edge = module.network.edge }
+    networks    = { app = module.network.app, data = module.network.data, dash = module.network.dash, edge = module.network.edge }
     bind_ip     = "127.0.0.1"
   }
   image      = "prom/prometheus:v2.53.4"
   prometheus = { memory_mb = 256, cpus = 0.25, scrape_interval_s = 15, retention_hours = 24, storage_mb = 128, port = 19090 }
   targets = {
-    api    = ["calcgrid-dev-api-1:8080"]
-    worker = ["calcgrid-dev-worker-1:9090"]
+    api    = { "calcgrid-dev-api-1:8080" = "10.231.1.11:8080" }
+    worker = { "calcgrid-dev-worker-1:9090" = "calcgrid-dev-worker-1:9090" }
     queues = { targets = ["calcgrid-dev-monitor-1:5555"], user = "admin", password = var.monitor_password }
   }
   rules = { "calcgrid.rules.yml" = file("${path.module}/../../../../monitoring/rules/calcgrid.rules.yml") }
