@@ -10,6 +10,7 @@ locals {
     env = merge({
       CALCGRID_LISTEN         = ":${var.app.port}"
       CALCGRID_REDIS_ADDR     = var.app.redis.address
+      CALCGRID_REDIS_USERNAME = var.app.redis.username
       CALCGRID_REDIS_PASSWORD = var.app.redis.password
       }, var.app.retention == null ? {} : {
       CALCGRID_RETENTION_COMPLETED = "${var.app.retention.completed_hours}h"
