@@ -11,8 +11,15 @@ locals {
 
   app_image = var.app_image_override != "" ? var.app_image_override : docker_image.app[0].image_id
 
-  redis_password   = var.redis_password != "" ? var.redis_password : terraform_data.generated_secrets.output.redis
-  monitor_password = var.monitor_password != "" ? var.monitor_password : terraform_data.generated_secrets.output.monitor
+  # One Redis user per role (modules/redis/acl.txt); redis_password, when
+  # set, is admin's, the one operators type.
+  redis_passwords = sensitive({
+    admin   = var.redis_password != "" ? var.redis_password : terraform_data.generated_secrets.output.redis
+    api     = terraform_data.generated_redis_secrets.output.api
+    worker  = terraform_data.generated_redis_secrets.output.worker
+    monitor = terraform_data.generated_redis_secrets.output.monitor
+  })
+  monitor_password = sensitive(var.monitor_password != "" ? var.monitor_password : terraform_data.generated_secrets.output.monitor)
 
   limits = {
     memory_mb = (var.redis.memory_mb + var.api.replicas * var.api.memory_mb + var.worker.replicas * var.worker.memory_mb
@@ -47,6 +54,21 @@ resource "terraform_data" "generated_secrets" {
   input = {
     redis   = "${replace(uuid(), "-", "")}${replace(uuid(), "-", "")}"
     monitor = replace(uuid(), "-", "")
+  }
+
+  lifecycle {
+    ignore_changes = [input]
+  }
+}
+
+# The app roles' Redis passwords, as generated_secrets' (whose redis is now
+# admin's). A resource of their own: ignore_changes would keep keys added to
+# generated_secrets out of a workspace that already has it.
+resource "terraform_data" "generated_redis_secrets" {
+  input = {
+    api     = "${replace(uuid(), "-", "")}${replace(uuid(), "-", "")}"
+    worker  = "${replace(uuid(), "-", "")}${replace(uuid(), "-", "")}"
+    monitor = "${replace(uuid(), "-", "")}${replace(uuid(), "-", "")}"
   }
 
   lifecycle {
@@ -100,30 +122,34 @@ locals {
     bind_ip     = var.bind_ip
     log         = { max_size = var.log_max_size, max_file = var.log_max_file }
   }
-  # The app roles (api, worker, monitor) also share the image they run, Redis,
-  # the diagnostic task types and how long finished tasks are kept.
+  # The app roles (api, worker, monitor) also share the image they run, the
+  # diagnostic task types and how long finished tasks are kept; each gets
+  # its own Redis user (role_app).
   app = merge(local.common, {
     image       = local.app_image
-    redis       = { address = module.redis.address, password = local.redis_password }
     diagnostics = var.diagnostics
     retention   = var.retention
   })
+  role_app = { for role in ["api", "worker", "monitor"] : role => merge(local.app, {
+    redis = { address = module.redis.address, username = role, password = local.redis_passwords[role] }
+  }) }
 }
 
 module "redis" {
   source = "../modules/redis"
 
-  common   = local.common
-  image    = var.redis_image
-  user     = var.redis_user
-  password = local.redis_password
-  redis    = var.redis
+  common           = local.common
+  image            = var.redis_image
+  user             = var.redis_user
+  passwords        = local.redis_passwords
+  monitor_readonly = var.monitor.readonly
+  redis            = var.redis
 }
 
 module "api" {
   source = "../modules/api"
 
-  app        = local.app
+  app        = local.role_app.api
   api        = var.api
   workers    = var.worker
   app_subnet = module.network.app_subnet
@@ -132,7 +158,7 @@ module "api" {
 module "worker" {
   source = "../modules/worker"
 
-  app    = local.app
+  app    = local.role_app.worker
   worker = var.worker
 }
 
@@ -149,7 +175,7 @@ module "loadbalancer" {
 module "monitor" {
   source = "../modules/monitor"
 
-  app = local.app
+  app = local.role_app.monitor
   monitor = merge(var.monitor, {
     port = var.monitor_port, password = local.monitor_password, prometheus_url = module.prometheus.internal_url
   })

@@ -30,8 +30,8 @@ output "monitor_password" {
 }
 
 output "redis_password" {
-  description = "Redis password of this environment."
-  value       = local.redis_password
+  description = "Password of this environment's Redis admin user (redis-cli --user admin; REDISCLI_AUTH in the Redis container). The app roles' users have their own, in their containers only."
+  value       = local.redis_passwords.admin
   sensitive   = true
 }
 

@@ -306,7 +306,7 @@ variable "log_max_file" {
 }
 
 variable "redis_password" {
-  description = "Redis password, 32 to 128 letters or digits; empty generates one per workspace, kept only in that workspace's state."
+  description = "Password of Redis's admin user (health checks, redis-cli --user admin, operators), 32 to 128 letters or digits; empty generates one per workspace, kept only in that workspace's state. The api, worker and monitor users' passwords are always generated (modules/redis/acl.txt has their rules)."
   type        = string
   default     = ""
   sensitive   = true

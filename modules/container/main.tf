@@ -16,6 +16,7 @@ locals {
   app = var.app == null ? null : {
     env = merge({
       CALCGRID_REDIS_ADDR     = var.app.redis.address
+      CALCGRID_REDIS_USERNAME = var.app.redis.username
       CALCGRID_REDIS_PASSWORD = var.app.redis.password
       }, var.app.retention == null ? {} : {
       CALCGRID_RETENTION_COMPLETED = "${var.app.retention.completed_hours}h"

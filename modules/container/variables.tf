@@ -37,12 +37,12 @@ variable "replicas" {
 }
 
 variable "app" {
-  description = "Set for the calcgrid roles (api, worker, monitor); null for other images. The image, its binary and the uid:gid it runs as, the Redis it uses, and the port of the role's HTTP server: the container runs `<binary> <role>` with CALCGRID_LISTEN, CALCGRID_REDIS_ADDR, CALCGRID_REDIS_PASSWORD, CALCGRID_INSTANCE (its own name) and, with retention, CALCGRID_RETENTION_COMPLETED, _FAILED and _CANCELLED set beside env, and its health check runs `<binary> probe http://<host>:<port>/healthz` (the runtime image has no shell); CALCGRID_LISTEN and <host> are the replica's pinned address on the network marked listen, else every interface and 127.0.0.1. With app set, image, user, entrypoint, command, instance_env_var and healthcheck stay unset."
+  description = "Set for the calcgrid roles (api, worker, monitor); null for other images. The image, its binary and the uid:gid it runs as, the Redis it uses (address, the role's user and password), and the port of the role's HTTP server: the container runs `<binary> <role>` with CALCGRID_LISTEN, CALCGRID_REDIS_ADDR, CALCGRID_REDIS_USERNAME, CALCGRID_REDIS_PASSWORD, CALCGRID_INSTANCE (its own name) and, with retention, CALCGRID_RETENTION_COMPLETED, _FAILED and _CANCELLED set beside env, and its health check runs `<binary> probe http://<host>:<port>/healthz` (the runtime image has no shell); CALCGRID_LISTEN and <host> are the replica's pinned address on the network marked listen, else every interface and 127.0.0.1. With app set, image, user, entrypoint, command, instance_env_var and healthcheck stay unset."
   type = object({
     image  = string
     binary = string
     user   = string
-    redis  = object({ address = string, password = string })
+    redis  = object({ address = string, username = string, password = string })
     port   = number
     # Hours a finished task is kept, by final state (validated by the root
     # module's retention variable); the app's defaults when omitted.

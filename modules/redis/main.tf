@@ -1,5 +1,26 @@
 locals {
   data_dir = "/data"
+
+  # The users' rules, written once in acl.txt (the Go tests start their
+  # redis-server with the same file): "<name> <rules>" lines.
+  acl = { for l in split("\n", file("${path.module}/acl.txt")) :
+    regex("^(\\S+)\\s+(.*)$", trimspace(l))[0] => trimspace(regex("^(\\S+)\\s+(.*)$", trimspace(l))[1])
+    if trimspace(l) != "" && !startswith(trimspace(l), "#")
+  }
+  rules = {
+    admin   = local.acl.admin
+    api     = "${local.acl.api} ${local.acl.deny}"
+    worker  = "${local.acl.worker} ${local.acl.deny}"
+    monitor = "${var.monitor_readonly ? local.acl["monitor-readonly"] : local.acl.monitor} ${local.acl.deny}"
+  }
+  # Only SHA-256 hashes reach the config (and the container's environment):
+  # a plaintext password is in the container of the role that uses it, and
+  # admin's in REDISCLI_AUTH for redis-cli.
+  users = join("\n", concat(
+    ["user default off resetpass -@all"],
+    [for name, rules in local.rules : "user ${name} on #${sha256(var.passwords[name])} ${rules}"],
+  ))
+
   config = join("\n", [
     "port 6379",
     "bind 0.0.0.0",
@@ -11,6 +32,7 @@ locals {
     "maxmemory-policy noeviction",
     "loglevel notice",
     "logfile \"\"",
+    local.users,
   ])
 }
 
@@ -46,18 +68,19 @@ module "container" {
   role   = "redis"
   image  = var.image
   user   = var.user
-  # The root filesystem is read-only, so the config (password appended from the
-  # environment, never on the command line) is written to a tmpfs at start.
-  entrypoint = ["sh", "-c", "printf '%s\\nrequirepass %s\\n' \"$REDIS_CONFIG\" \"$REDISCLI_AUTH\" > /tmp/redis.conf && exec redis-server /tmp/redis.conf"]
+  # The root filesystem is read-only, so the config (from the environment,
+  # never the command line) is written to a tmpfs at start.
+  entrypoint = ["sh", "-c", "printf '%s\\n' \"$REDIS_CONFIG\" > /tmp/redis.conf && exec redis-server /tmp/redis.conf"]
   env = {
     REDIS_CONFIG  = local.config
-    REDISCLI_AUTH = var.password
+    REDISCLI_AUTH = var.passwords.admin
   }
   networks = [{ name = var.common.networks.data, aliases = ["redis"] }, { name = var.common.networks.dash, aliases = ["redis"] }]
   # Redis forks only for the AOF rewrite: fewer processes than the app roles.
-  limits       = { memory_mb = var.redis.memory_mb, cpus = var.redis.cpus, pids_limit = 128 }
-  tmpfs        = { "/tmp" = "rw,noexec,nosuid,size=16m,mode=1777" }
-  volumes      = [{ source = docker_volume.data.name, target = local.data_dir }]
-  healthcheck  = { test = ["CMD-SHELL", "redis-cli -h 127.0.0.1 ping | grep -q PONG"] }
+  limits  = { memory_mb = var.redis.memory_mb, cpus = var.redis.cpus, pids_limit = 128 }
+  tmpfs   = { "/tmp" = "rw,noexec,nosuid,size=16m,mode=1777" }
+  volumes = [{ source = docker_volume.data.name, target = local.data_dir }]
+  # redis-cli has no variable for the user: --user here and for operators.
+  healthcheck  = { test = ["CMD-SHELL", "redis-cli --user admin -h 127.0.0.1 ping | grep -q PONG"] }
   stop_timeout = 30 # lets Redis finish its AOF fsync on shutdown
 }

@@ -17,10 +17,15 @@ variable "user" {
   type        = string
 }
 
-variable "password" {
-  description = "Password clients must send (AUTH); the root module requires 32 to 128 letters or digits."
-  type        = string
+variable "passwords" {
+  description = "Password of each Redis user: admin (health checks, redis-cli in the container with --user admin, operators; also REDISCLI_AUTH), api, worker, monitor. The default user is off. The rules are in acl.txt; the root module validates the passwords."
+  type        = object({ admin = string, api = string, worker = string, monitor = string })
   sensitive   = true
+}
+
+variable "monitor_readonly" {
+  description = "The monitor user gets acl.txt's monitor-readonly rules (reads only) instead of monitor's (reads and writes: asynqmon's pause, delete, run); the root module passes monitor.readonly."
+  type        = bool
 }
 
 variable "redis" {

@@ -1,11 +1,11 @@
 variable "app" {
-  description = "What the app roles share (the root module's local.app); a worker reads environment, image, binary, user, Redis address and password, the data network's name, log rotation, diagnostics and retention. See modules/api for each attribute."
+  description = "What the app roles share, with this role's own Redis user (the root module's local.role_app.worker); a worker reads environment, image, binary, user, Redis address, user and password, the data network's name, log rotation, diagnostics and retention. See modules/api for each attribute."
   type = object({
     environment = string
     image       = string
     binary      = optional(string, "/usr/local/bin/calcgrid")
     user        = optional(string, "65532:65532")
-    redis       = object({ address = string, password = string })
+    redis       = object({ address = string, username = string, password = string })
     networks    = object({ data = string })
     log         = optional(object({ max_size = optional(string), max_file = optional(number) }))
     diagnostics = bool

@@ -230,6 +230,50 @@ run "passwords_are_generated_not_configured" {
   }
 }
 
+run "one_redis_user_per_role" {
+  command = plan
+
+  override_resource {
+    target          = terraform_data.generated_secrets
+    override_during = plan
+    values          = { output = { redis = "a0000000000000000000000000000000", monitor = "m0000000000000000000000000000000" } }
+  }
+  override_resource {
+    target          = terraform_data.generated_redis_secrets
+    override_during = plan
+    values          = { output = { api = "b0000000000000000000000000000000", worker = "c0000000000000000000000000000000", monitor = "d0000000000000000000000000000000" } }
+  }
+  assert {
+    condition = alltrue([for role in ["api", "worker", "monitor"] :
+    local.role_app[role].redis.username == role && nonsensitive(local.role_app[role].redis.password == local.redis_passwords[role])])
+    error_message = "each app role logs in to Redis as its own user with its own password"
+  }
+  assert {
+    condition     = length(distinct(values(nonsensitive(local.redis_passwords)))) == 4
+    error_message = "admin, api, worker and monitor have four different passwords"
+  }
+  assert {
+    condition     = nonsensitive(local.redis_passwords.admin) == "a0000000000000000000000000000000" && nonsensitive(output.redis_password) == "a0000000000000000000000000000000"
+    error_message = "the generated redis secret (an existing workspace's one password) is admin's, and output redis_password"
+  }
+  assert {
+    condition     = issensitive(local.redis_passwords) && issensitive(local.monitor_password)
+    error_message = "the generated secrets are sensitive wherever they flow"
+  }
+}
+
+run "redis_password_is_admins" {
+  command = plan
+
+  variables {
+    redis_password = "0123456789abcdef0123456789abcdef"
+  }
+  assert {
+    condition     = nonsensitive(local.redis_passwords.admin) == "0123456789abcdef0123456789abcdef"
+    error_message = "redis_password, when set, is the admin user's"
+  }
+}
+
 # environments/*.tfvars as -var-file reads them.
 run "environments" {
   module {

@@ -65,8 +65,8 @@ func TestLargestAcceptedTasksOnADevWorker(t *testing.T) {
 	}
 
 	cg := newMemoryCgroup(t, int64(dev.MemoryMB)<<20)
-	srv := redistest.Start(t)
-	store := apptest.NewStore(t, srv.Addr)
+	srv := redistest.StartACL(t)
+	store := apptest.NewStore(t, srv, "api")
 	w := startWorkerIn(t, cg, srv.Addr, "dev-sized", dev.Env()...)
 
 	ids := make([]string, len(variants))
@@ -164,6 +164,7 @@ func startWorkerIn(t *testing.T, cg *memoryCgroup, redisAddr, name string, env .
 		return strings.HasPrefix(kv, "GOMEMLIMIT=") || strings.HasPrefix(kv, "GOGC=") || strings.HasPrefix(kv, "CALCGRID_")
 	})
 	cmd.Env = append(cmd.Env, "CALCGRID_REDIS_ADDR="+redisAddr, "CALCGRID_LISTEN=127.0.0.1:0", "CALCGRID_INSTANCE="+name)
+	cmd.Env = append(cmd.Env, login("worker")...)
 	cmd.Env = append(cmd.Env, env...)
 	p := startProc(t, name, cmd)
 	logPath := p.log

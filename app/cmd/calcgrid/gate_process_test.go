@@ -37,7 +37,7 @@ func TestAPIRefusesWhileRedisIsDown(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := redistest.Start(t)
+			srv := redistest.StartACL(t)
 			redisAddr, start, end := tc.outage(t, srv)
 			testAPIOutage(t, redisAddr, start, end)
 		})
@@ -49,6 +49,7 @@ func testAPIOutage(t *testing.T, redisAddr string, start, end func()) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	cmd := exec.Command(binary(t), "api")
 	cmd.Env = append(os.Environ(), "CALCGRID_REDIS_ADDR="+redisAddr, "CALCGRID_LISTEN="+addr, "CALCGRID_INSTANCE=api-gate")
+	cmd.Env = append(cmd.Env, login("api")...)
 	p := startProc(t, "api-gate", cmd)
 
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}

@@ -67,12 +67,19 @@ type proc struct {
 	done chan error
 }
 
+// login is the environment that logs a role's process in as user of a
+// redistest.StartACL server, as modules/container sets it in the stack.
+func login(user string) []string {
+	return []string{"CALCGRID_REDIS_USERNAME=" + user, "CALCGRID_REDIS_PASSWORD=" + redistest.Password(user)}
+}
+
 func startWorker(t *testing.T, redisAddr, name string, env ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary(t), "worker")
 	cmd.Env = append(os.Environ(),
 		"CALCGRID_REDIS_ADDR="+redisAddr, "CALCGRID_DIAGNOSTICS=1", "CALCGRID_LISTEN=127.0.0.1:0",
 		"CALCGRID_INSTANCE="+name, "CALCGRID_WORKER_CONCURRENCY=1")
+	cmd.Env = append(cmd.Env, login("worker")...)
 	cmd.Env = append(cmd.Env, env...)
 	return startProc(t, name, cmd)
 }
@@ -156,8 +163,8 @@ func await(t *testing.T, s *taskstore.Store, id string, timeout time.Duration, w
 }
 
 func TestWorkerSIGTERM(t *testing.T) {
-	srv := redistest.Start(t)
-	store := apptest.NewStore(t, srv.Addr)
+	srv := redistest.StartACL(t)
+	store := apptest.NewStore(t, srv, "api")
 
 	t.Run("running task finishes", func(t *testing.T) {
 		w := startWorker(t, srv.Addr, "graceful", "CALCGRID_SHUTDOWN_TIMEOUT=10s")
@@ -194,8 +201,8 @@ func TestWorkerSIGTERM(t *testing.T) {
 //
 //	go test -run TestWorkerSIGKILL -v ./app/cmd/calcgrid
 func TestWorkerSIGKILL(t *testing.T) {
-	srv := redistest.Start(t)
-	store := apptest.NewStore(t, srv.Addr)
+	srv := redistest.StartACL(t)
+	store := apptest.NewStore(t, srv, "api")
 	victim := startWorker(t, srv.Addr, "victim")
 	id := submitSleep(t, store, "killed", 2000)
 	await(t, store, id, 10*time.Second, taskstore.StateActive)
@@ -240,8 +247,8 @@ func awaitAttempt(t *testing.T, s *taskstore.Store, id string, n int, timeout ti
 //
 //	go test -run TestWorkerPartition -v ./app/cmd/calcgrid
 func TestWorkerPartition(t *testing.T) {
-	srv := redistest.Start(t)
-	store := apptest.NewStore(t, srv.Addr)
+	srv := redistest.StartACL(t)
+	store := apptest.NewStore(t, srv, "api")
 	link := redistest.NewLink(t, srv.Addr)
 	victim := startWorker(t, link.Addr(), "cut-off")
 	id := submitSleep(t, store, "partitioned", 3000)

@@ -21,14 +21,19 @@ import (
 	"github.com/calcgrid/calcgrid/app/internal/worker"
 )
 
-// Stack is an API (and any workers started on it) on its own redis-server.
+// Stack is an API (and any workers started on it) on its own redis-server,
+// each logged in as its role's user of the stack's Redis ACL
+// (redistest.StartACL): work a user may not do fails here as in the stack.
 type Stack struct {
-	t        testing.TB
-	Redis    *redistest.Server
-	Store    *taskstore.Store
-	Registry *tasks.Registry
-	Server   *httptest.Server
-	Logger   *slog.Logger
+	t     testing.TB
+	Redis *redistest.Server
+	// Store is the API's, logged in as api.
+	Store *taskstore.Store
+	// WorkerStore is the workers', logged in as worker.
+	WorkerStore *taskstore.Store
+	Registry    *tasks.Registry
+	Server      *httptest.Server
+	Logger      *slog.Logger
 	// Logs holds every line the API and the workers logged.
 	Logs *Logs
 }
@@ -57,16 +62,22 @@ func recordingLogger(t testing.TB, logs *Logs) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, nil)).With("test", t.Name())
 }
 
-// NewStore returns a store on the Redis at addr with production client
-// settings, closed at cleanup.
-func NewStore(t testing.TB, addr string) *taskstore.Store {
+// NewStore returns a store logged in as user of the StartACL server srv,
+// with production client settings, closed at cleanup.
+func NewStore(t testing.TB, srv *redistest.Server, user string) *taskstore.Store {
 	t.Helper()
-	return newStore(t, addr, time.Hour)
+	return newStore(t, Login(srv, user), time.Hour)
 }
 
-func newStore(t testing.TB, addr string, retention time.Duration) *taskstore.Store {
+// Login is the app's Redis setting for user on the StartACL server srv.
+func Login(srv *redistest.Server, user string) config.Redis {
+	o := srv.Login(user)
+	return config.Redis{Addr: o.Addr, Username: o.Username, Password: o.Password}
+}
+
+func newStore(t testing.TB, r config.Redis, retention time.Duration) *taskstore.Store {
 	t.Helper()
-	opt, err := config.Redis{Addr: addr}.Options()
+	opt, err := r.Options()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,9 +95,10 @@ func Start(t testing.TB, reg *tasks.Registry, o Options) *Stack {
 	if o.Retention == 0 {
 		o.Retention = time.Hour
 	}
-	srv := redistest.Start(t)
+	srv := redistest.StartACL(t)
 	logs := &Logs{}
-	s := &Stack{t: t, Redis: srv, Store: newStore(t, srv.Addr, o.Retention), Registry: reg,
+	s := &Stack{t: t, Redis: srv, Store: newStore(t, Login(srv, "api"), o.Retention),
+		WorkerStore: newStore(t, Login(srv, "worker"), o.Retention), Registry: reg,
 		Logger: recordingLogger(t, logs), Logs: logs}
 	s.Server = httptest.NewServer(api.New(api.Options{
 		Store: s.Store, Registry: reg, Logger: s.Logger.With("role", "api"), Instance: "api-test",
@@ -103,7 +115,7 @@ func (s *Stack) StartWorker(concurrency int, strictPriority bool) (stop func()) 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	w := worker.New(worker.Options{
-		Store: s.Store, Registry: s.Registry, Logger: s.Logger.With("role", "worker"),
+		Store: s.WorkerStore, Registry: s.Registry, Logger: s.Logger.With("role", "worker"),
 		Concurrency: concurrency, Weights: config.DefaultWeights(), StrictPriority: strictPriority,
 		ShutdownTimeout: 5 * time.Second,
 	})

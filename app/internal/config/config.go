@@ -34,6 +34,7 @@ func EnvName(flagName string) string {
 // Redis says how to reach the broker.
 type Redis struct {
 	Addr     string
+	Username string
 	Password string
 	DB       int
 	URL      string
@@ -47,9 +48,10 @@ const (
 	redisPoolTimeout = time.Second
 )
 
-// Options returns go-redis options: URL when set, else Addr, Password, DB.
+// Options returns go-redis options: URL when set, else Addr, Username,
+// Password, DB.
 func (r Redis) Options() (*redis.Options, error) {
-	opt := &redis.Options{Addr: r.Addr, Password: r.Password, DB: r.DB}
+	opt := &redis.Options{Addr: r.Addr, Username: r.Username, Password: r.Password, DB: r.DB}
 	if r.URL != "" {
 		var err error
 		if opt, err = redis.ParseURL(r.URL); err != nil {
@@ -320,9 +322,10 @@ func (s *set) parse(args []string, getenv func(string) string) error {
 
 func (s *set) redis(r *Redis) {
 	s.str(&r.Addr, "redis-addr", "127.0.0.1:6379", "Redis host:port")
+	s.str(&r.Username, "redis-username", "", "Redis ACL user (each role has its own; empty: the default user)")
 	s.str(&r.Password, "redis-password", "", "Redis password")
 	s.integer(&r.DB, "redis-db", 0, 0, 15, "Redis database number")
-	s.str(&r.URL, "redis-url", "", "Redis URL redis://[:password@]host:port[/db]; overrides the other redis settings")
+	s.str(&r.URL, "redis-url", "", "Redis URL redis://[[username]:password@]host:port[/db]; overrides the other redis settings")
 }
 
 func (s *set) logLevel(l *slog.Level) {

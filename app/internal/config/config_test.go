@@ -38,13 +38,14 @@ func TestWorkerSettings(t *testing.T) {
 		"CALCGRID_WORKER_CONCURRENCY": "8", "CALCGRID_QUEUE_WEIGHTS": "high=10, medium=5, low=1",
 		"CALCGRID_STRICT_PRIORITY": "true", "CALCGRID_SHUTDOWN_TIMEOUT": "45s", "CALCGRID_LOG_LEVEL": "debug",
 		"CALCGRID_RETENTION": "24h", "CALCGRID_DIAGNOSTICS": "1", "CALCGRID_INSTANCE": "w-1",
+		"CALCGRID_REDIS_USERNAME": "worker", "CALCGRID_REDIS_PASSWORD": "pw",
 	}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if w.Concurrency != 8 || w.Weights["high"] != 10 || w.Weights["low"] != 1 || !w.StrictPriority ||
 		w.ShutdownTimeout != 45*time.Second || w.LogLevel != slog.LevelDebug || w.Retention != (Retention{24 * time.Hour, 24 * time.Hour, 24 * time.Hour}) ||
-		!w.Diagnostics || w.Instance != "w-1" {
+		!w.Diagnostics || w.Instance != "w-1" || w.Redis.Username != "worker" || w.Redis.Password != "pw" {
 		t.Errorf("worker config = %+v", w)
 	}
 }
@@ -83,13 +84,17 @@ func TestInvalidSettings(t *testing.T) {
 }
 
 func TestRedisOptions(t *testing.T) {
-	opt, err := Redis{Addr: "h:1", Password: "p", DB: 2}.Options()
-	if err != nil || opt.Addr != "h:1" || opt.Password != "p" || opt.DB != 2 || opt.DialTimeout != redisDialTimeout {
+	opt, err := Redis{Addr: "h:1", Username: "api", Password: "p", DB: 2}.Options()
+	if err != nil || opt.Addr != "h:1" || opt.Username != "api" || opt.Password != "p" || opt.DB != 2 || opt.DialTimeout != redisDialTimeout {
 		t.Errorf("options = %+v, %v", opt, err)
 	}
 	opt, err = Redis{Addr: "ignored:1", URL: "redis://:secret@redis:6380/3"}.Options()
-	if err != nil || opt.Addr != "redis:6380" || opt.Password != "secret" || opt.DB != 3 || opt.ReadTimeout != redisIOTimeout {
+	if err != nil || opt.Addr != "redis:6380" || opt.Username != "" || opt.Password != "secret" || opt.DB != 3 || opt.ReadTimeout != redisIOTimeout {
 		t.Errorf("URL options = %+v, %v", opt, err)
+	}
+	opt, err = Redis{URL: "redis://worker:secret@redis:6380"}.Options()
+	if err != nil || opt.Username != "worker" || opt.Password != "secret" {
+		t.Errorf("URL with a user: options = %+v, %v", opt, err)
 	}
 	if _, err := (Redis{URL: "http://x"}).Options(); err == nil || !strings.Contains(err.Error(), "CALCGRID_REDIS_URL") {
 		t.Errorf("bad URL error = %v", err)

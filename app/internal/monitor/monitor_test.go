@@ -79,7 +79,7 @@ func (rq request) do(t *testing.T, base string) []byte {
 }
 
 func TestDashboard(t *testing.T) {
-	redis := startRedis(t)
+	redis := startRedis(t, "monitor")
 	enqueue(t, redis, "medium")
 	base := startMonitor(t, config.Monitor{Redis: redis})
 
@@ -114,7 +114,7 @@ func TestDashboard(t *testing.T) {
 }
 
 func TestReadOnly(t *testing.T) {
-	redis := startRedis(t)
+	redis := startRedis(t, "monitor-readonly")
 	enqueue(t, redis, "low")
 	base := startMonitor(t, config.Monitor{Redis: redis, ReadOnly: true})
 
@@ -126,7 +126,7 @@ func TestReadOnly(t *testing.T) {
 	} {
 		rq.do(t, base)
 	}
-	info, err := asynq.NewInspector(asynq.RedisClientOpt{Addr: redis.Addr}).GetQueueInfo("low")
+	info, err := asynq.NewInspector(as(redis, "admin")).GetQueueInfo("low")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,9 +155,14 @@ func TestReadOnlySetting(t *testing.T) {
 		{"flag wins over variable", []string{"--monitor-readonly=false"}, map[string]string{variable: "true"}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			redis := startRedis(t)
+			user := "monitor"
+			if c.readOnly {
+				user = "monitor-readonly"
+			}
+			redis := startRedis(t, user)
 			id := enqueue(t, redis, "low")
-			env := map[string]string{"CALCGRID_REDIS_ADDR": redis.Addr, "CALCGRID_LISTEN": freeAddr(t)}
+			env := map[string]string{"CALCGRID_REDIS_ADDR": redis.Addr, "CALCGRID_LISTEN": freeAddr(t),
+				"CALCGRID_REDIS_USERNAME": redis.Username, "CALCGRID_REDIS_PASSWORD": redis.Password}
 			maps.Copy(env, c.env)
 			cfg, err := config.ParseMonitor(c.args, func(k string) string { return env[k] }, io.Discard)
 			if err != nil {
@@ -176,7 +181,7 @@ func TestReadOnlySetting(t *testing.T) {
 				rq.wantStatus, rq.wantContentType, rq.wantBodyContains = want, wantType, wantBody
 				rq.do(t, base)
 			}
-			info, err := asynq.NewInspector(asynq.RedisClientOpt{Addr: redis.Addr}).GetQueueInfo("low")
+			info, err := asynq.NewInspector(as(redis, "admin")).GetQueueInfo("low")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -188,7 +193,7 @@ func TestReadOnlySetting(t *testing.T) {
 }
 
 func TestBasicAuth(t *testing.T) {
-	redis := startRedis(t)
+	redis := startRedis(t, "monitor")
 	base := startMonitor(t, config.Monitor{Redis: redis, User: "ops", Password: "s3cret"})
 
 	const json, text = "application/json", "text/plain"
@@ -240,7 +245,7 @@ func TestConfigErrors(t *testing.T) {
 // TestRunStops checks that Run listens on the configured address and returns
 // nil once its context is cancelled.
 func TestRunStops(t *testing.T) {
-	redis := startRedis(t)
+	redis := startRedis(t, "monitor")
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -274,7 +279,7 @@ func TestRunStops(t *testing.T) {
 // enqueue adds a task to queue and returns its id.
 func enqueue(t *testing.T, redis config.Redis, queue string) string {
 	t.Helper()
-	c := asynq.NewClient(asynq.RedisClientOpt{Addr: redis.Addr})
+	c := asynq.NewClient(as(redis, "api"))
 	defer c.Close()
 	info, err := c.Enqueue(asynq.NewTask("diagnostic.noop", []byte("{}")), asynq.Queue(queue))
 	if err != nil {
@@ -319,6 +324,15 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startRedis(t *testing.T) config.Redis {
-	return config.Redis{Addr: redistest.Start(t).Addr}
+// startRedis starts a redis-server with the stack's users and returns the
+// dashboard's setting, logged in as user.
+func startRedis(t *testing.T, user string) config.Redis {
+	o := redistest.StartACL(t).Login(user)
+	return config.Redis{Addr: o.Addr, Username: o.Username, Password: o.Password}
+}
+
+// as is the connection of another of the stack's users (the API enqueues,
+// an operator inspects) to the redis-server behind r.
+func as(r config.Redis, user string) asynq.RedisClientOpt {
+	return asynq.RedisClientOpt{Addr: r.Addr, Username: user, Password: redistest.Password(user)}
 }

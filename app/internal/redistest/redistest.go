@@ -21,11 +21,13 @@ import (
 type Server struct {
 	t    testing.TB
 	Addr string
-	bin  string
-	dir  string
-	port int
-	args []string
-	cmd  *exec.Cmd
+	// admin is the user Client and the readiness probe log in as ("": none).
+	admin string
+	bin   string
+	dir   string
+	port  int
+	args  []string
+	cmd   *exec.Cmd
 }
 
 // Start runs a redis-server for t; extra are additional config directives
@@ -34,6 +36,11 @@ type Server struct {
 // is a failure, never a skip.
 func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
+	return start(t, "", extra)
+}
+
+func start(t testing.TB, admin string, extra []string) *Server {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("redis-server not found on PATH (install the Debian package redis-server): %v", err)
@@ -41,7 +48,7 @@ func Start(t testing.TB, extra ...string) *Server {
 	port := freePort(t)
 	dir := t.TempDir()
 	s := &Server{
-		t: t, bin: bin, dir: dir, port: port, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		t: t, admin: admin, bin: bin, dir: dir, port: port, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 		args: append([]string{
 			"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
 			"--save", "", "--appendonly", "no", "--protected-mode", "yes",
@@ -66,7 +73,9 @@ func (s *Server) spawn() *exec.Cmd {
 
 func (s *Server) waitReady() {
 	s.t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	opt := s.options()
+	opt.MaxRetries, opt.DialTimeout = -1, 200*time.Millisecond
+	c := redis.NewClient(opt)
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -101,11 +110,19 @@ func (s *Server) Restart() {
 	s.cmd = s.spawn()
 }
 
-// Client returns a client for the server, closed at cleanup.
+// Client returns a client for the server (as admin on a StartACL server),
+// closed at cleanup.
 func (s *Server) Client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	c := redis.NewClient(s.options())
 	s.t.Cleanup(func() { c.Close() })
 	return c
+}
+
+func (s *Server) options() *redis.Options {
+	if s.admin != "" {
+		return s.Login(s.admin)
+	}
+	return &redis.Options{Addr: s.Addr}
 }
 
 func freePort(t testing.TB) int {

@@ -27,24 +27,39 @@ type env struct {
 	rdb   *redis.Client
 	store *taskstore.Store
 	reg   *tasks.Registry
+	// retention is the store's, for the stores of as.
+	retention taskstore.Retention
 	// requests numbers the submissions' request ids.
 	requests atomic.Int64
 }
 
 func newEnv(t *testing.T, r taskstore.Retention) *env {
 	t.Helper()
-	srv := redistest.Start(t)
-	opt, err := config.Redis{Addr: srv.Addr}.Options()
+	srv := redistest.StartACL(t)
+	rdb := login(t, srv, "admin")
+	reg := tasks.NewRegistry()
+	if err := diagnostic.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, srv: srv, rdb: rdb, store: taskstore.New(rdb, r), reg: reg, retention: r}
+}
+
+// as is the store logged in as user (the worker sweeps and recovers, the
+// API submits and cancels), with production client settings.
+func (e *env) as(user string) *taskstore.Store {
+	return taskstore.New(login(e.t, e.srv, user), e.retention)
+}
+
+func login(t *testing.T, srv *redistest.Server, user string) *redis.Client {
+	t.Helper()
+	o := srv.Login(user)
+	opt, err := config.Redis{Addr: o.Addr, Username: o.Username, Password: o.Password}.Options()
 	if err != nil {
 		t.Fatal(err)
 	}
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { rdb.Close() })
-	reg := tasks.NewRegistry()
-	if err := diagnostic.Register(reg); err != nil {
-		t.Fatal(err)
-	}
-	return &env{t: t, srv: srv, rdb: rdb, store: taskstore.New(rdb, r), reg: reg}
+	return rdb
 }
 
 // sub decodes a POST /v1/tasks body as the API does, under key with a

@@ -17,6 +17,16 @@ import (
 
 const layoutType = "layout.t"
 
+// newWorkerStore is newTestStore with the store logged in as the stack's
+// worker user, the rdb as admin (to set up and inspect).
+func newWorkerStore(t *testing.T, r Retention) (*Store, *redis.Client) {
+	t.Helper()
+	srv := redistest.StartACL(t)
+	w := redis.NewClient(srv.Login("worker"))
+	t.Cleanup(func() { w.Close() })
+	return New(w, r), srv.Client()
+}
+
 func newTestStore(t *testing.T, r Retention) (*Store, *redis.Client) {
 	t.Helper()
 	srv := redistest.Start(t)

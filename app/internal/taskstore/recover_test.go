@@ -20,14 +20,15 @@ import (
 // pending, out of active and the leases), and stops after MaxRecoveries.
 func TestRecover(t *testing.T) {
 	const queue = tasks.QueueMedium
-	s, rdb := newTestStore(t, KeepFor(time.Hour))
+	s, rdb := newWorkerStore(t, KeepFor(time.Hour)) // who recovers in the stack
 	ctx := t.Context()
 	inspector := asynq.NewInspectorFromRedisClient(rdb)
-	ours, _, err := s.Submit(ctx, layoutSubmission("ours", queue), 100)
+	api := New(rdb, KeepFor(time.Hour))
+	ours, _, err := api.Submit(ctx, layoutSubmission("ours", queue), 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	theirs, _, err := s.Submit(ctx, layoutSubmission("theirs", queue), 100)
+	theirs, _, err := api.Submit(ctx, layoutSubmission("theirs", queue), 100)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func TestMetrics(t *testing.T) {
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	w := worker.New(worker.Options{
-		Store: e.Store, Registry: reg, Logger: e.Logger, Listen: addr,
+		Store: e.WorkerStore, Registry: reg, Logger: e.Logger, Listen: addr,
 		Concurrency: 2, Weights: config.DefaultWeights(), ShutdownTimeout: 5 * time.Second,
 	})
 	done := make(chan error, 1)

@@ -4,7 +4,7 @@ variables {
   app = {
     environment = "prod"
     image       = "calcgrid-app:prod"
-    redis       = { address = "calcgrid-prod-redis-1:6379", password = "0123456789abcdef0123456789abcdef" }
+    redis       = { address = "calcgrid-prod-redis-1:6379", username = "api", password = "0123456789abcdef0123456789abcdef" }
     networks    = { app = "calcgrid-prod-app", data = "calcgrid-prod-data" }
     diagnostics = false
   }
@@ -41,6 +41,7 @@ run "environment_variables" {
       "CALCGRID_QUEUE_MAX_PENDING=5000",
       "CALCGRID_REDIS_ADDR=calcgrid-prod-redis-1:6379",
       "CALCGRID_REDIS_PASSWORD=0123456789abcdef0123456789abcdef",
+      "CALCGRID_REDIS_USERNAME=api",
       "CALCGRID_TASK_MEMORY_MB=0",
       "CALCGRID_TASK_WORK_BUDGET=0s",
       "CALCGRID_WORKER_CONCURRENCY=4",

@@ -213,7 +213,7 @@ run "calcgrid_role_from_app" {
   command = plan
 
   variables {
-    app              = { image = "calcgrid-app:dev", binary = "/usr/local/bin/calcgrid", user = "65532:65532", redis = { address = "calcgrid-dev-redis-1:6379", password = "0123456789abcdef" }, port = 9090 }
+    app              = { image = "calcgrid-app:dev", binary = "/usr/local/bin/calcgrid", user = "65532:65532", redis = { address = "calcgrid-dev-redis-1:6379", username = "worker", password = "0123456789abcdef" }, port = 9090 }
     role             = "worker"
     image            = null
     user             = null
@@ -230,8 +230,8 @@ run "calcgrid_role_from_app" {
   assert {
     condition = nonsensitive(output.env["calcgrid-dev-worker-2"]) == tolist([
       "CALCGRID_INSTANCE=calcgrid-dev-worker-2", "CALCGRID_LISTEN=:9090", "CALCGRID_REDIS_ADDR=calcgrid-dev-redis-1:6379",
-    "CALCGRID_REDIS_PASSWORD=0123456789abcdef", "CALCGRID_WORKER_CONCURRENCY=2"])
-    error_message = "a calcgrid role gets its listen address, Redis, its own name and the role's env"
+    "CALCGRID_REDIS_PASSWORD=0123456789abcdef", "CALCGRID_REDIS_USERNAME=worker", "CALCGRID_WORKER_CONCURRENCY=2"])
+    error_message = "a calcgrid role gets its listen address, Redis (its own user), its own name and the role's env"
   }
 }
 
@@ -268,7 +268,7 @@ run "retention_from_app" {
   command = plan
 
   variables {
-    app              = { image = "calcgrid-app:dev", binary = "/usr/local/bin/calcgrid", user = "65532:65532", redis = { address = "r:6379", password = "0123456789abcdef" }, port = 9090, retention = { completed_hours = 168, failed_hours = 0.5, cancelled_hours = 24 } }
+    app              = { image = "calcgrid-app:dev", binary = "/usr/local/bin/calcgrid", user = "65532:65532", redis = { address = "r:6379", username = "worker", password = "0123456789abcdef" }, port = 9090, retention = { completed_hours = 168, failed_hours = 0.5, cancelled_hours = 24 } }
     role             = "worker"
     image            = null
     user             = null
@@ -287,7 +287,7 @@ run "refuses_app_beside_image" {
   command = plan
 
   variables {
-    app = { image = "calcgrid-app:dev", binary = "/usr/local/bin/calcgrid", user = "65532:65532", redis = { address = "r:6379", password = "0123456789abcdef" }, port = 8080 }
+    app = { image = "calcgrid-app:dev", binary = "/usr/local/bin/calcgrid", user = "65532:65532", redis = { address = "r:6379", username = "worker", password = "0123456789abcdef" }, port = 8080 }
   }
   expect_failures = [docker_container.this]
 }

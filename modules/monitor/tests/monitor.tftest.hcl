@@ -4,7 +4,7 @@ variables {
   app = {
     environment = "dev"
     image       = "calcgrid-app:dev"
-    redis       = { address = "calcgrid-dev-redis-1:6379", password = "0123456789abcdef0123456789abcdef" }
+    redis       = { address = "calcgrid-dev-redis-1:6379", username = "monitor", password = "0123456789abcdef0123456789abcdef" }
     networks    = { dash = "calcgrid-dev-dash", edge = "calcgrid-dev-edge" }
     bind_ip     = "127.0.0.1"
   }
@@ -33,6 +33,7 @@ run "environment_variables" {
       "CALCGRID_MONITOR_USER=admin",
       "CALCGRID_REDIS_ADDR=calcgrid-dev-redis-1:6379",
       "CALCGRID_REDIS_PASSWORD=0123456789abcdef0123456789abcdef",
+      "CALCGRID_REDIS_USERNAME=monitor",
     ])
     error_message = "the dashboard gets Redis, basic auth, read-only mode and its instance name"
   }

@@ -1,11 +1,17 @@
 mock_provider "docker" {}
 
 variables {
-  common   = { environment = "dev", networks = { data = "calcgrid-dev-data", dash = "calcgrid-dev-dash" } }
-  image    = "redis:7.4.2-bookworm"
-  user     = "999:999"
-  password = "0123456789abcdef0123456789abcdef"
-  redis    = { memory_mb = 256, maxmemory_mb = 192, cpus = 0.25, appendonly = true, appendfsync = "everysec" }
+  common = { environment = "dev", networks = { data = "calcgrid-dev-data", dash = "calcgrid-dev-dash" } }
+  image  = "redis:7.4.2-bookworm"
+  user   = "999:999"
+  passwords = {
+    admin   = "0123456789abcdef0123456789abcdef"
+    api     = "1123456789abcdef0123456789abcdef"
+    worker  = "2123456789abcdef0123456789abcdef"
+    monitor = "3123456789abcdef0123456789abcdef"
+  }
+  monitor_readonly = true
+  redis            = { memory_mb = 256, maxmemory_mb = 192, cpus = 0.25, appendonly = true, appendfsync = "everysec" }
 }
 
 run "durable_private_redis" {
@@ -24,8 +30,47 @@ run "durable_private_redis" {
     error_message = "AOF on, everysec, maxmemory with noeviction"
   }
   assert {
-    condition     = !strcontains(local.config, var.password)
-    error_message = "the password is not part of the rendered config (it is appended at start from the environment)"
+    condition     = alltrue([for p in values(nonsensitive(var.passwords)) : !strcontains(nonsensitive(local.config), p)])
+    error_message = "no password is part of the rendered config (only SHA-256 hashes)"
+  }
+}
+
+run "one_user_per_role" {
+  command = plan
+
+  assert {
+    condition     = strcontains(nonsensitive(local.config), "\nuser default off resetpass -@all\n")
+    error_message = "the default user is off: no client gets in without a user"
+  }
+  assert {
+    condition = alltrue([for name in ["admin", "api", "worker", "monitor"] :
+    strcontains(nonsensitive(local.config), "\nuser ${name} on #${sha256(nonsensitive(var.passwords)[name])} ${local.rules[name]}")])
+    error_message = "admin, api, worker and monitor each log in with their own password (as its SHA-256) and get their rules"
+  }
+  assert {
+    condition     = local.rules.admin == "~* &* +@all"
+    error_message = "admin has every command"
+  }
+  assert {
+    condition = alltrue([for name in ["api", "worker", "monitor"] :
+    endswith(local.rules[name], " -flushall -flushdb -config -debug -shutdown -keys -monitor -acl")])
+    error_message = "every app user ends with the denials, after anything its rules grant"
+  }
+  assert {
+    condition     = strcontains(local.rules.monitor, " -@all +@read ") && !strcontains(local.rules.monitor, "+@all")
+    error_message = "with monitor_readonly the monitor user reads only"
+  }
+}
+
+run "monitor_writes_unless_readonly" {
+  command = plan
+
+  variables {
+    monitor_readonly = false
+  }
+  assert {
+    condition     = startswith(local.rules.monitor, "~* &* +@all -@dangerous")
+    error_message = "without monitor_readonly the monitor user may pause, delete and run (all but @dangerous)"
   }
 }
 
@@ -34,7 +79,7 @@ run "environment_variables" {
 
   assert {
     condition     = module.container.env["calcgrid-dev-redis-1"] == tolist(["REDISCLI_AUTH=0123456789abcdef0123456789abcdef", "REDIS_CONFIG=${local.config}"])
-    error_message = "Redis gets its config and its password in the environment, nothing else (no CALCGRID_* variables)"
+    error_message = "Redis gets its config and admin's password (for redis-cli) in the environment, nothing else (no CALCGRID_* variables)"
   }
 }
 
@@ -78,7 +123,12 @@ run "example" {
     source = "./examples/basic"
   }
   variables {
-    password = "0123456789abcdef0123456789abcdef"
+    passwords = {
+      admin   = "0123456789abcdef0123456789abcdef"
+      api     = "1123456789abcdef0123456789abcdef"
+      worker  = "2123456789abcdef0123456789abcdef"
+      monitor = "3123456789abcdef0123456789abcdef"
+    }
   }
   assert {
     condition     = output.address == "calcgrid-dev-redis-1:6379"

@@ -4,7 +4,7 @@ variables {
   app = {
     environment = "dev"
     image       = "calcgrid-app:dev"
-    redis       = { address = "calcgrid-dev-redis-1:6379", password = "0123456789abcdef0123456789abcdef" }
+    redis       = { address = "calcgrid-dev-redis-1:6379", username = "worker", password = "0123456789abcdef0123456789abcdef" }
     networks    = { data = "calcgrid-dev-data" }
     diagnostics = true
   }
@@ -30,6 +30,7 @@ run "environment_variables" {
       "CALCGRID_LISTEN=:9090",
       "CALCGRID_REDIS_ADDR=calcgrid-dev-redis-1:6379",
       "CALCGRID_REDIS_PASSWORD=0123456789abcdef0123456789abcdef",
+      "CALCGRID_REDIS_USERNAME=worker",
       "CALCGRID_SHUTDOWN_TIMEOUT=25s",
       "CALCGRID_TASK_MEMORY_MB=0",
       "CALCGRID_TASK_WORK_BUDGET=0s",

@@ -7,7 +7,7 @@ terraform {
 }
 
 variable "redis_password" {
-  description = "The Redis password."
+  description = "Password of the Redis user api (modules/redis/examples/basic's passwords.api)."
   type        = string
   sensitive   = true
 }
@@ -25,7 +25,7 @@ module "api" {
   app = {
     environment = "dev"
     image       = "calcgrid-app:dev"
-    redis       = { address = "calcgrid-dev-redis-1:6379", password = var.redis_password }
+    redis       = { address = "calcgrid-dev-redis-1:6379", username = "api", password = var.redis_password }
     networks    = { app = module.network.app, data = module.network.data }
     diagnostics = false
   }

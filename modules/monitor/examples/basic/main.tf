@@ -7,7 +7,7 @@ terraform {
 }
 
 variable "redis_password" {
-  description = "The Redis password."
+  description = "Password of the Redis user monitor (modules/redis/examples/basic's passwords.monitor)."
   type        = string
   sensitive   = true
 }
@@ -31,7 +31,7 @@ module "monitor" {
   app = {
     environment = "dev"
     image       = "calcgrid-app:dev"
-    redis       = { address = "calcgrid-dev-redis-1:6379", password = var.redis_password }
+    redis       = { address = "calcgrid-dev-redis-1:6379", username = "monitor", password = var.redis_password }
     networks    = { dash = module.network.dash, edge = module.network.edge }
     bind_ip     = "127.0.0.1"
   }

@@ -5,9 +5,9 @@ terraform {
   }
 }
 
-variable "password" {
-  description = "Redis password, 32 to 128 letters or digits."
-  type        = string
+variable "passwords" {
+  description = "Password of each Redis user (admin, api, worker, monitor), 32 to 128 letters or digits."
+  type        = object({ admin = string, api = string, worker = string, monitor = string })
   sensitive   = true
 }
 
@@ -21,11 +21,12 @@ module "network" {
 module "redis" {
   source = "../.."
 
-  common   = { environment = "dev", networks = { data = module.network.data, dash = module.network.dash } }
-  image    = "redis:7.4.2-bookworm"
-  user     = "999:999"
-  password = var.password
-  redis    = { memory_mb = 256, maxmemory_mb = 192, cpus = 0.25, appendonly = true, appendfsync = "everysec" }
+  common           = { environment = "dev", networks = { data = module.network.data, dash = module.network.dash } }
+  image            = "redis:7.4.2-bookworm"
+  user             = "999:999"
+  passwords        = var.passwords
+  monitor_readonly = true
+  redis            = { memory_mb = 256, maxmemory_mb = 192, cpus = 0.25, appendonly = true, appendfsync = "everysec" }
 }
 
 output "address" {
