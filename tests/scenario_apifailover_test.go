@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -112,6 +113,7 @@ func (s *stack) apiFailover(t *testing.T, target string, f apiFault) {
 		failures              []string
 		servedAfterRestart    int
 		windowed              []string // POSTs the cut-off instance answered 503 in its window
+		windowedKeys          []string // their idempotency keys
 		lastWindowed          time.Duration
 	)
 	record := func(what string, r reply, err error) bool {
@@ -127,6 +129,7 @@ func (s *stack) apiFailover(t *testing.T, target string, f apiFault) {
 		case r.status == http.StatusServiceUnavailable && inWindow && r.upstream == target && r.took <= 2*time.Second &&
 			len(what) > 4 && what[:4] == "POST":
 			windowed = append(windowed, fmt.Sprintf("%s: 503 in %s", what, r.took.Round(time.Millisecond)))
+			windowedKeys = append(windowedKeys, strings.TrimPrefix(what, "POST key "))
 			mu.Lock()
 			lastWindowed = max(lastWindowed, r.at.Sub(injected))
 			mu.Unlock()
@@ -188,6 +191,12 @@ func (s *stack) apiFailover(t *testing.T, target string, f apiFault) {
 	}
 	if err := <-chaos; err != nil {
 		t.Fatal(err)
+	}
+	// A 503 may leave the outcome unknown (the task stored, the answer
+	// lost): the client retries with the same key, as the answer says,
+	// and finds the one task or creates it.
+	for _, key := range windowedKeys {
+		post(key)
 	}
 	// least_conn gives the restarted instance work once fail_timeout passes.
 	for deadline := time.Now().Add(30 * time.Second); servedAfterRestart == 0 && time.Now().Before(deadline); {
