@@ -16,8 +16,13 @@ locals {
   # Only SHA-256 hashes reach the config (and the container's environment):
   # a plaintext password is in the container of the role that uses it, and
   # admin's in REDISCLI_AUTH for redis-cli.
+  #
+  # The default user is admin under another name (same password, same
+  # rules), not off: Redis 7.0 replays a MULTI/EXEC from the append-only file
+  # as the default user, so with it off every transaction in the file is
+  # refused on restart and its tasks are lost (TestAOFReplaysTransactions).
   users = join("\n", concat(
-    ["user default off resetpass -@all"],
+    ["user default on #${sha256(var.passwords.admin)} ${local.rules.admin}"],
     [for name, rules in local.rules : "user ${name} on #${sha256(var.passwords[name])} ${rules}"],
   ))
 

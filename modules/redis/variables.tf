@@ -18,7 +18,7 @@ variable "user" {
 }
 
 variable "passwords" {
-  description = "Password of each Redis user: admin (health checks, redis-cli in the container with --user admin, operators; also REDISCLI_AUTH), api, worker, monitor. The default user is off. The rules are in acl.txt; the root module validates the passwords."
+  description = "Password of each Redis user: admin (health checks, redis-cli in the container with --user admin, operators; also REDISCLI_AUTH), api, worker, monitor. The default user is admin under another name (Redis 7.0 replays the append-only file as that user). The rules are in acl.txt; the root module validates the passwords."
   type        = object({ admin = string, api = string, worker = string, monitor = string })
   sensitive   = true
 }

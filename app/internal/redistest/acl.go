@@ -34,12 +34,14 @@ func Users(t testing.TB) []string {
 }
 
 // StartACL runs a redis-server as Start does, with the stack's users
-// (ACLFile) and the default user switched off: a client must log in with
-// s.Login(user). Client and the readiness probe log in as admin.
+// (ACLFile) and the default user as admin under another name, as
+// modules/redis renders them: a client must log in with s.Login(user).
+// Client and the readiness probe log in as admin.
 func StartACL(t testing.TB, extra ...string) *Server {
 	t.Helper()
 	acl := readACL(t)
-	args := []string{"--user", "default", "off", "resetpass", "-@all"}
+	admin := sha256.Sum256([]byte(Password("admin")))
+	args := append([]string{"--user", "default", "on", "#" + hex.EncodeToString(admin[:])}, acl["admin"]...)
 	for name, rules := range acl {
 		if name == "deny" {
 			continue

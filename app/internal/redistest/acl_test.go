@@ -115,15 +115,16 @@ func TestAdminAdministers(t *testing.T) {
 	}
 }
 
-// TestNoClientWithoutAUser: the default user is off, so a client that
-// does not log in, or logs in as default, gets nothing; nor does a user with
-// another user's password.
-func TestNoClientWithoutAUser(t *testing.T) {
+// TestNoClientWithoutItsPassword: the default user is admin under another
+// name, so a client that does not log in, or logs in as default without
+// admin's password, gets nothing; nor does a user with another user's
+// password.
+func TestNoClientWithoutItsPassword(t *testing.T) {
 	srv := redistest.StartACL(t)
 	for name, opt := range map[string]*redis.Options{
 		"no login":                {Addr: srv.Addr},
 		"default, no password":    {Addr: srv.Addr, Username: "default"},
-		"password only":           {Addr: srv.Addr, Password: redistest.Password("admin")},
+		"default, api's password": {Addr: srv.Addr, Password: redistest.Password("api")},
 		"api with admin password": {Addr: srv.Addr, Username: "api", Password: redistest.Password("admin")},
 	} {
 		c := redis.NewClient(opt)
@@ -135,6 +136,27 @@ func TestNoClientWithoutAUser(t *testing.T) {
 	}
 	if users := redistest.Users(t); !slices.Contains(users, "admin") || slices.Contains(users, "default") {
 		t.Errorf("users of %s: %v", redistest.ACLFile, users)
+	}
+}
+
+// TestAOFReplaysTransactions: a transaction an app user ran is in the
+// append-only file and comes back when Redis restarts. Redis 7.0 replays
+// it as the default user: switched off, default made Redis refuse every
+// MULTI/EXEC of the file (NOPERM) and start without them.
+func TestAOFReplaysTransactions(t *testing.T) {
+	srv := redistest.StartACL(t, "--appendonly", "yes", "--appendfsync", "always")
+	c := redis.NewClient(srv.Login("worker"))
+	defer c.Close()
+	if _, err := c.TxPipelined(t.Context(), func(p redis.Pipeliner) error {
+		p.Set(t.Context(), "a", "1", 0)
+		p.Set(t.Context(), "b", "2", 0)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Restart()
+	if n, err := srv.Client().DBSize(t.Context()).Result(); err != nil || n != 2 {
+		t.Errorf("keys after the restart: %d (%v), want the transaction's 2", n, err)
 	}
 }
 

@@ -103,7 +103,8 @@ func (s *Server) Stop() {
 	s.cmd = nil
 }
 
-// Restart starts the server again on the same port, empty.
+// Restart starts the server again on the same port and directory: empty,
+// unless it was started with --appendonly yes.
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()

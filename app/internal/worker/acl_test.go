@@ -1,7 +1,6 @@
 package worker_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -9,11 +8,7 @@ import (
 	"time"
 
 	"github.com/calcgrid/calcgrid/app/internal/apptest"
-	"github.com/calcgrid/calcgrid/app/internal/config"
-	"github.com/calcgrid/calcgrid/app/internal/diagnostic"
-	"github.com/calcgrid/calcgrid/app/internal/tasks"
 	"github.com/calcgrid/calcgrid/app/internal/taskstore"
-	"github.com/calcgrid/calcgrid/app/internal/worker"
 )
 
 // TestWorkerAsItsRedisUser runs a worker logged in as the stack's worker
@@ -21,26 +16,7 @@ import (
 // calcgrid:cancel), sweeps expired ones, recovers and serves its queue
 // metrics; none of it logs a refusal, as it would only log a failed sweep.
 func TestWorkerAsItsRedisUser(t *testing.T) {
-	reg := tasks.NewRegistry()
-	if err := diagnostic.Register(reg); err != nil {
-		t.Fatal(err)
-	}
-	e := apptest.Start(t, reg, apptest.Options{Retention: time.Second})
-	addr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	w := worker.New(worker.Options{
-		Store: e.WorkerStore, Registry: reg, Logger: e.Logger.With("role", "worker"), Listen: addr,
-		Concurrency: 2, Weights: config.DefaultWeights(), ShutdownTimeout: 5 * time.Second,
-		SweepInterval: 100 * time.Millisecond,
-	})
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	})
+	e, addr := startWorker(t, apptest.Options{Retention: time.Second}, 100*time.Millisecond)
 
 	ok := e.Submit(`{"type":"diagnostic.noop"}`)
 	running := e.Submit(`{"type":"diagnostic.sleep","payload":{"ms":60000}}`)

@@ -22,25 +22,7 @@ import (
 // promises (task lifecycle by type and queue, run time by type, queue
 // depth) are there under the names dashboards and alerts depend on.
 func TestMetrics(t *testing.T) {
-	reg := tasks.NewRegistry()
-	if err := diagnostic.Register(reg); err != nil {
-		t.Fatal(err)
-	}
-	e := apptest.Start(t, reg, apptest.Options{})
-	addr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	w := worker.New(worker.Options{
-		Store: e.WorkerStore, Registry: reg, Logger: e.Logger, Listen: addr,
-		Concurrency: 2, Weights: config.DefaultWeights(), ShutdownTimeout: 5 * time.Second,
-	})
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	})
+	e, addr := startWorker(t, apptest.Options{}, 0)
 
 	ok := e.Submit(`{"type":"diagnostic.noop"}`)
 	failed := e.Submit(`{"type":"diagnostic.fail","payload":{"times":1},"max_retry":0,"priority":"low"}`)
@@ -100,6 +82,35 @@ func scrape(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
 	}
 	return string(b)
+}
+
+// startWorker runs the API with the diagnostic types on a private Redis
+// (as apptest sets it up, with opts) and a worker on its store, logged in
+// as the stack's worker user, serving /metrics at the address it returns
+// (sweeping every sweep, 0 for the default), until the test ends.
+func startWorker(t *testing.T, opts apptest.Options, sweep time.Duration) (*apptest.Stack, string) {
+	t.Helper()
+	reg := tasks.NewRegistry()
+	if err := diagnostic.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	e := apptest.Start(t, reg, opts)
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	w := worker.New(worker.Options{
+		Store: e.WorkerStore, Registry: reg, Logger: e.Logger.With("role", "worker"), Listen: addr,
+		Concurrency: 2, Weights: config.DefaultWeights(), ShutdownTimeout: 5 * time.Second,
+		SweepInterval: sweep,
+	})
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	})
+	return e, addr
 }
 
 func freeAddr(t *testing.T) string {

@@ -239,7 +239,7 @@ run "listens_on_one_network_only" {
   command = plan
 
   variables {
-    app              = { image = "calcgrid-app:dev", binary = "/usr/local/bin/calcgrid", user = "65532:65532", redis = { address = "calcgrid-dev-redis-1:6379", password = "0123456789abcdef" }, port = 8080 }
+    app              = { image = "calcgrid-app:dev", binary = "/usr/local/bin/calcgrid", user = "65532:65532", redis = { address = "calcgrid-dev-redis-1:6379", username = "api", password = "0123456789abcdef" }, port = 8080 }
     role             = "api"
     replicas         = 2
     image            = null

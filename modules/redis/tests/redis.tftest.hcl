@@ -39,8 +39,8 @@ run "one_user_per_role" {
   command = plan
 
   assert {
-    condition     = strcontains(nonsensitive(local.config), "\nuser default off resetpass -@all\n")
-    error_message = "the default user is off: no client gets in without a user"
+    condition     = strcontains(nonsensitive(local.config), "\nuser default on #${sha256(var.passwords.admin)} ~* &* +@all\n")
+    error_message = "the default user is admin under another name (Redis 7.0 replays AOF transactions as default): no client gets in without admin's password"
   }
   assert {
     condition = alltrue([for name in ["admin", "api", "worker", "monitor"] :
