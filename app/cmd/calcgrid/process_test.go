@@ -240,6 +240,39 @@ func awaitAttempt(t *testing.T, s *taskstore.Store, id string, n int, timeout ti
 	}
 }
 
+// TestRedisOutageRecoversNothing stops Redis for longer than
+// taskstore.StaleLease while a worker runs a task: every lease goes stale,
+// as no heartbeat reaches Redis, but no worker is dead, so once Redis is back
+// nothing is recovered: the task completes on its first attempt and both
+// workers keep running.
+//
+//	go test -run TestRedisOutageRecoversNothing -v ./app/cmd/calcgrid
+func TestRedisOutageRecoversNothing(t *testing.T) {
+	srv := redistest.StartACL(t, "--appendonly", "yes", "--appendfsync", "always")
+	store := apptest.NewStore(t, srv, "api")
+	var workers []*proc
+	for _, name := range []string{"busy", "idle"} {
+		workers = append(workers, startWorker(t, srv.Addr, name))
+	}
+	id := submitSleep(t, store, "outage", 20000)
+	await(t, store, id, 10*time.Second, taskstore.StateActive)
+	srv.Stop()
+	time.Sleep(taskstore.StaleLease + 3*time.Second)
+	srv.Restart()
+	task := await(t, store, id, 30*time.Second, taskstore.StateCompleted)
+	if task.Attempts != 1 {
+		t.Errorf("task = %+v, want completed on its first attempt: a Redis outage is no worker's death", task)
+	}
+	for _, w := range workers {
+		select {
+		case err := <-w.done:
+			w.done <- err
+			t.Errorf("worker %s exited after the outage: %v", w.log, err)
+		default:
+		}
+	}
+}
+
 // TestWorkerPartition cuts a worker off from Redis mid-task and heals the
 // cut once another worker runs the task again: the task completes once,
 // on its second attempt, and the cut-off worker, finding its attempt

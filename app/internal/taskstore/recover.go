@@ -20,6 +20,11 @@ import (
 // (and takes over a task recovered MaxRecoveries times, counting those
 // runs against its retries, so that a task that kills its worker ends).
 //
+// While Redis itself is unreachable every lease goes stale at once; the
+// workers call Recover only once they have reached Redis for StaleLease
+// without a break (worker.recoverTasks), when live workers' heartbeats have
+// extended their leases again.
+//
 // A worker that was only cut off, not dead, may still finish the attempt
 // it had: each attempt is fenced by its number (Start.Attempt), and the
 // end of an attempt after a later one started is refused (ErrSuperseded).

@@ -67,6 +67,10 @@ type Worker struct {
 	// runs has started elsewhere (see supersede).
 	presumedDead chan struct{}
 	deadOnce     sync.Once
+
+	// reachableSince is when Redis last began answering this worker's
+	// recoverer without a break (zero: it does not); see recoverTasks.
+	reachableSince time.Time
 }
 
 // ErrPresumedDead ends Run when this worker finds that another worker runs
@@ -197,7 +201,21 @@ func (w *Worker) sweep(ctx context.Context) {
 }
 
 // recoverTasks requeues the tasks of workers that stopped heart-beating.
+// While Redis is unreachable every worker's heartbeat fails too, and every
+// lease goes stale alike: leases are judged only once this worker has
+// reached Redis for StaleLease without a break, time for the live workers'
+// heartbeats (every 5 s) to extend theirs again.
 func (w *Worker) recoverTasks(ctx context.Context) {
+	if err := w.opts.Store.Ping(ctx); err != nil {
+		w.reachableSince = time.Time{}
+		return
+	}
+	if w.reachableSince.IsZero() {
+		w.reachableSince = time.Now()
+	}
+	if time.Since(w.reachableSince) < taskstore.StaleLease {
+		return
+	}
 	recovered, err := w.opts.Store.Recover(ctx)
 	if err != nil && ctx.Err() == nil {
 		w.logger.Warn("could not recover the tasks of dead workers", "error", err)
