@@ -176,8 +176,9 @@ func pageText(ctx context.Context) string {
 	return s
 }
 
-// dashboardQueues are the queues the dashboard must always list.
-var dashboardQueues = []string{"high", "medium", "low"}
+// queues are calcgrid's queues, highest priority first: the dashboard must
+// always list them.
+var queues = []string{"high", "medium", "low"}
 
 // asynqmonStatus maps a task state to asynqmon's status of a queue's task
 // list (its ?status= values, ui/src/views/TasksView.tsx validStatus):
@@ -267,7 +268,7 @@ func checkDashboard(t *testing.T, ctx context.Context, dashboardURL, user, passw
 		shotOrFail(t, ctx, "queues", "dashboard %s: no queues table within %s: %v\npage: %s", base+"/", pageTimeout, err, pageText(ctx))
 	}
 	wantText := map[string]string{}
-	for _, q := range dashboardQueues {
+	for _, q := range queues {
 		wantText[q] = "" // must be listed, any size
 	}
 	for q, n := range want {
@@ -354,14 +355,14 @@ func setExtraHeaders(ctx context.Context, headers network.Headers) error {
 // returns that queue and the state asynqmon reports.
 func findTaskQueue(t *testing.T, base, user, password, taskID string, want map[string]int) (queue, state string) {
 	t.Helper()
-	queues := slices.Clone(dashboardQueues)
+	names := slices.Clone(queues)
 	for q := range want {
-		if !slices.Contains(queues, q) {
-			queues = append(queues, q)
+		if !slices.Contains(names, q) {
+			names = append(names, q)
 		}
 	}
 	var tried []string
-	for _, q := range queues {
+	for _, q := range names {
 		u := base + "/api/queues/" + url.PathEscape(q) + "/tasks/" + url.PathEscape(taskID)
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
 		if err != nil {

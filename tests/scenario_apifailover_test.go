@@ -32,34 +32,26 @@ type apiFault struct {
 // serves again after the heal.
 func (s *stack) scenarioAPIFailover(t *testing.T) {
 	target := s.containers["api"][1]
-	var nets map[string]string
-	if err := s.env.OutputJSON(t.Context(), "networks", &nets); err != nil {
-		t.Fatal(err)
-	}
+	nets := s.networks(t)
+	// The API listens on its app-network address only.
+	appAddr := inspect(t, target).NetworkSettings.Networks[nets["app"]].IPAddress + ":8080"
 	for _, f := range []apiFault{
 		{name: "stopped", fault: "one API container stopped", inject: []string{"stop", target}, heal: []string{"start", target}},
 		{name: "cut off from Redis", fault: "one API instance disconnected from the data network (Redis)",
 			inject: []string{"network", "disconnect", nets["data"], target}, heal: []string{"network", "connect", nets["data"], target},
 			window: 2 * time.Second},
 	} {
-		t.Run(f.name, func(t *testing.T) { s.apiFailover(t, target, f) })
+		t.Run(f.name, func(t *testing.T) { s.apiFailover(t, target, appAddr, f) })
 	}
 }
 
-func (s *stack) apiFailover(t *testing.T, target string, f apiFault) {
+func (s *stack) apiFailover(t *testing.T, target, appAddr string, f apiFault) {
 	const (
 		stream  = 30 * time.Second
 		stopAt  = 8 * time.Second
 		startAt = 16 * time.Second
 	)
 	c := s.client(t, s.vars(t))
-	// The API listens on its app-network address only.
-	appAddr := ""
-	for name, n := range inspect(t, target).NetworkSettings.Networks {
-		if name == "calcgrid-"+env+"-app" {
-			appAddr = n.IPAddress + ":8080"
-		}
-	}
 	healed := false
 	t.Cleanup(func() {
 		if !healed {

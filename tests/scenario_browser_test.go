@@ -18,7 +18,7 @@ func (s *stack) scenarioBrowser(t *testing.T) {
 	// asynq lists a queue once a task was enqueued to it: one task in each,
 	// so the page must list all three even on a fresh stack.
 	var warmup []string
-	for _, p := range []string{"high", "medium", "low"} {
+	for _, p := range queues {
 		tk, _ := c.submit(t, submission{Type: "diagnostic.noop", Payload: map[string]any{}, Priority: p})
 		warmup = append(warmup, tk.ID)
 	}

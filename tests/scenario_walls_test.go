@@ -71,10 +71,7 @@ func (s *stack) scenarioWalls(t *testing.T) {
 	})
 
 	t.Run("networks", func(t *testing.T) {
-		var nets map[string]string
-		if err := s.env.OutputJSON(t.Context(), "networks", &nets); err != nil {
-			t.Fatal(err)
-		}
+		nets := s.networks(t)
 		want := map[string][]string{ // network => roles on it
 			"edge": {"loadbalancer", "monitor", "prometheus"},
 			"app":  {"api", "loadbalancer", "prometheus"},

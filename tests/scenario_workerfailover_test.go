@@ -113,10 +113,7 @@ func (s *stack) scenarioWorkerFailover(t *testing.T) {
 	})
 
 	t.Run("partition", func(t *testing.T) {
-		var nets map[string]string
-		if err := s.env.OutputJSON(t.Context(), "networks", &nets); err != nil {
-			t.Fatal(err)
-		}
+		nets := s.networks(t)
 		since := time.Now()
 		tk, victim := running(t, 5000)
 		restarts := inspect(t, victim).RestartCount
@@ -184,10 +181,8 @@ const recoveryBound = 15 * time.Second
 func (s *stack) activeTasks(t *testing.T) []string {
 	t.Helper()
 	var out []string
-	for _, q := range []string{"high", "medium", "low"} {
-		if ids := strings.Fields(s.redisCLI(t, "LRANGE", "asynq:{"+q+"}:active", "0", "-1")); len(ids) > 0 {
-			out = append(out, ids...)
-		}
+	for _, q := range queues {
+		out = append(out, strings.Fields(s.redisCLI(t, "LRANGE", "asynq:{"+q+"}:active", "0", "-1"))...)
 	}
 	return out
 }

@@ -112,6 +112,17 @@ func loadStack(t *testing.T, name string) *stack {
 	return &stack{env: e, endpoint: endpoint, containers: names, report: &reliabilityReport{}}
 }
 
+// networks reads the environment's Docker networks by purpose (edge, app,
+// data, dash).
+func (s *stack) networks(t *testing.T) map[string]string {
+	t.Helper()
+	var nets map[string]string
+	if err := s.env.OutputJSON(t.Context(), "networks", &nets); err != nil {
+		t.Fatal(err)
+	}
+	return nets
+}
+
 // output reads one string output of the applied environment.
 func (s *stack) output(t *testing.T, name string) string {
 	t.Helper()

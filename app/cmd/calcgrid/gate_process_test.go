@@ -1,18 +1,14 @@
 package main
 
 import (
-	"errors"
-	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/calcgrid/calcgrid/app/internal/nettest"
 	"github.com/calcgrid/calcgrid/app/internal/redistest"
 )
 
@@ -45,50 +41,17 @@ func TestAPIRefusesWhileRedisIsDown(t *testing.T) {
 }
 
 func testAPIOutage(t *testing.T, redisAddr string, start, end func()) {
-	port := freePort(t)
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	addr := nettest.FreeAddr(t)
 	cmd := exec.Command(binary(t), "api")
 	cmd.Env = append(os.Environ(), "CALCGRID_REDIS_ADDR="+redisAddr, "CALCGRID_LISTEN="+addr, "CALCGRID_INSTANCE=api-gate")
 	cmd.Env = append(cmd.Env, login("api")...)
 	p := startProc(t, "api-gate", cmd)
 
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	healthy := func() error {
-		resp, err := client.Get("http://" + addr + "/healthz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %s", resp.Status)
-		}
-		return nil
-	}
-	refused := func() error {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return errors.New("connection accepted")
-		}
-		if !errors.Is(err, syscall.ECONNREFUSED) {
-			return fmt.Errorf("dial failed, but not refused: %w", err)
-		}
-		return nil
-	}
+	healthy := func() error { return nettest.Serves("http://" + addr + "/healthz") }
+	refused := func() error { return nettest.Refused(addr) }
 	within := func(what string, d time.Duration, check func() error) {
 		t.Helper()
-		start := time.Now()
-		for {
-			err := check()
-			if err == nil {
-				t.Logf("%s after %v", what, time.Since(start).Round(time.Millisecond))
-				return
-			}
-			if time.Since(start) > d {
-				t.Fatalf("%s: not within %v: %v", what, d, err)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		t.Logf("%s after %v", what, nettest.Within(t, what, d, check).Round(time.Millisecond))
 	}
 
 	within("serving", 10*time.Second, healthy)
@@ -113,14 +76,4 @@ func testAPIOutage(t *testing.T, redisAddr string, start, end func()) {
 			t.Errorf("api logged %q %d times, want 1", msg, n)
 		}
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/calcgrid/calcgrid/app/internal/config"
 	"github.com/calcgrid/calcgrid/app/internal/monitor"
+	"github.com/calcgrid/calcgrid/app/internal/nettest"
 	"github.com/calcgrid/calcgrid/app/internal/redistest"
 )
 
@@ -161,7 +161,7 @@ func TestReadOnlySetting(t *testing.T) {
 			}
 			redis := startRedis(t, user)
 			id := enqueue(t, redis, "low")
-			env := map[string]string{"CALCGRID_REDIS_ADDR": redis.Addr, "CALCGRID_LISTEN": freeAddr(t),
+			env := map[string]string{"CALCGRID_REDIS_ADDR": redis.Addr, "CALCGRID_LISTEN": nettest.FreeAddr(t),
 				"CALCGRID_REDIS_USERNAME": redis.Username, "CALCGRID_REDIS_PASSWORD": redis.Password}
 			maps.Copy(env, c.env)
 			cfg, err := config.ParseMonitor(c.args, func(k string) string { return env[k] }, io.Discard)
@@ -246,7 +246,7 @@ func TestConfigErrors(t *testing.T) {
 // nil once its context is cancelled.
 func TestRunStops(t *testing.T) {
 	redis := startRedis(t, "monitor")
-	addr := freeAddr(t)
+	addr := nettest.FreeAddr(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
@@ -312,16 +312,6 @@ func runMonitor(t *testing.T, cfg config.Monitor) string {
 			t.Fatalf("monitor did not come up on %s: %v", cfg.Listen, err)
 		}
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // startRedis starts a redis-server with the stack's users and returns the

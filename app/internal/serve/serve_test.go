@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/calcgrid/calcgrid/app/internal/nettest"
 )
 
 // gateWithin bounds how long the gate may take to act: two polls plus a
@@ -161,48 +163,6 @@ func (c *rawConn) closedByServer(t *testing.T) {
 	}
 }
 
-// eventually retries check until it passes or gateWithin is over, and says
-// how long it took.
-func eventually(t *testing.T, what string, check func() error) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for {
-		err := check()
-		if err == nil {
-			return time.Since(start)
-		}
-		if time.Since(start) > gateWithin {
-			t.Fatalf("%s: not within %v: %v", what, gateWithin, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func refused(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err == nil {
-		c.Close()
-		return errors.New("connection accepted")
-	}
-	if !errors.Is(err, syscall.ECONNREFUSED) {
-		return fmt.Errorf("dial failed, but not refused: %w", err)
-	}
-	return nil
-}
-
-func serves(addr string) error {
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Get("http://" + addr + "/")
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %s", resp.Status)
-	}
-	return nil
-}
-
 // TestGate walks one server through a Redis outage and back, for an outage
 // that refuses at once and one that never answers.
 func TestGate(t *testing.T) {
@@ -228,7 +188,7 @@ func TestGate(t *testing.T) {
 			<-g.entered
 
 			g.redis.set(tc.outage)
-			took := eventually(t, "new connections refused", func() error { return refused(g.addr) })
+			took := nettest.Within(t, "new connections refused", gateWithin, func() error { return nettest.Refused(g.addr) })
 			t.Logf("refusing %v after the outage began", took)
 			idle.closedByServer(t)
 
@@ -245,7 +205,7 @@ func TestGate(t *testing.T) {
 			inflight.closedByServer(t)
 
 			g.redis.set(redisUp)
-			took = eventually(t, "served again", func() error { return serves(g.addr) })
+			took = nettest.Within(t, "served again", gateWithin, func() error { return nettest.Serves("http://" + g.addr + "/") })
 			t.Logf("serving %v after Redis answered", took)
 			again := dialRaw(t, g.addr)
 			for range 2 { // keep-alive is back on
@@ -284,7 +244,7 @@ func TestGateShutdown(t *testing.T) {
 			g := startGated(t)
 			if tc.outage != redisUp {
 				g.redis.set(tc.outage)
-				eventually(t, "new connections refused", func() error { return refused(g.addr) })
+				nettest.Within(t, "new connections refused", gateWithin, func() error { return nettest.Refused(g.addr) })
 			}
 			var inflight *rawConn
 			if tc.inflight {
@@ -295,7 +255,7 @@ func TestGateShutdown(t *testing.T) {
 
 			g.cancel()
 			if tc.inflight {
-				eventually(t, "refused once draining", func() error { return refused(g.addr) })
+				nettest.Within(t, "refused once draining", gateWithin, func() error { return nettest.Refused(g.addr) })
 				select {
 				case err := <-g.done:
 					t.Fatalf("returned before the in-flight request finished: %v", err)
@@ -325,7 +285,7 @@ func TestGateRelistenRetries(t *testing.T) {
 	t.Parallel()
 	g := startGated(t)
 	g.redis.set(redisDown)
-	eventually(t, "new connections refused", func() error { return refused(g.addr) })
+	nettest.Within(t, "new connections refused", gateWithin, func() error { return nettest.Refused(g.addr) })
 
 	squatter, err := net.Listen("tcp", g.addr)
 	if err != nil {
@@ -333,7 +293,7 @@ func TestGateRelistenRetries(t *testing.T) {
 	}
 	g.redis.set(redisUp)
 	msg := "redis reachable again but cannot listen; retrying"
-	eventually(t, "re-listen failure logged", func() error {
+	nettest.Within(t, "re-listen failure logged", gateWithin, func() error {
 		if g.logs.count(msg) == 0 {
 			return errors.New("not logged")
 		}
@@ -341,7 +301,7 @@ func TestGateRelistenRetries(t *testing.T) {
 	})
 	time.Sleep(3 * gatePoll) // several retries, still one line
 	squatter.Close()
-	eventually(t, "served again", func() error { return serves(g.addr) })
+	nettest.Within(t, "served again", gateWithin, func() error { return nettest.Serves("http://" + g.addr + "/") })
 	if got := g.logs.count(msg); got != 1 {
 		t.Errorf("logged %q %d times, want 1", msg, got)
 	}
@@ -373,7 +333,7 @@ func TestServeAgainAfterListenerClose(t *testing.T) {
 	if err := <-errc; !errors.Is(err, net.ErrClosed) || errors.Is(err, http.ErrServerClosed) {
 		t.Fatalf("Serve after its listener closed: %v, want net.ErrClosed", err)
 	}
-	if err := refused(addr); err != nil {
+	if err := nettest.Refused(addr); err != nil {
 		t.Fatal(err)
 	}
 	kept.send(t, "/")
@@ -386,7 +346,7 @@ func TestServeAgainAfterListenerClose(t *testing.T) {
 		t.Fatalf("listen again: %v", err)
 	}
 	go func() { errc <- srv.Serve(ln) }()
-	if err := serves(addr); err != nil {
+	if err := nettest.Serves("http://" + addr + "/"); err != nil {
 		t.Fatalf("second Serve: %v", err)
 	}
 	if err := srv.Shutdown(context.Background()); err != nil {

@@ -3,7 +3,6 @@ package worker_test
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/calcgrid/calcgrid/app/internal/apptest"
 	"github.com/calcgrid/calcgrid/app/internal/config"
 	"github.com/calcgrid/calcgrid/app/internal/diagnostic"
+	"github.com/calcgrid/calcgrid/app/internal/nettest"
 	"github.com/calcgrid/calcgrid/app/internal/tasks"
 	"github.com/calcgrid/calcgrid/app/internal/taskstore"
 	"github.com/calcgrid/calcgrid/app/internal/worker"
@@ -95,7 +95,7 @@ func startWorker(t *testing.T, opts apptest.Options, sweep time.Duration) (*appt
 		t.Fatal(err)
 	}
 	e := apptest.Start(t, reg, opts)
-	addr := freeAddr(t)
+	addr := nettest.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	w := worker.New(worker.Options{
 		Store: e.WorkerStore, Registry: reg, Logger: e.Logger.With("role", "worker"), Listen: addr,
@@ -111,14 +111,4 @@ func startWorker(t *testing.T, opts apptest.Options, sweep time.Duration) (*appt
 		}
 	})
 	return e, addr
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
