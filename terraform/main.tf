@@ -51,10 +51,10 @@ resource "terraform_data" "workspace_guard" {
 # ignore_changes keeps the first value in this workspace's state, so the
 # password never appears in the repository and stays stable across applies.
 resource "terraform_data" "generated_secrets" {
-  input = {
+  input = sensitive({
     redis   = "${replace(uuid(), "-", "")}${replace(uuid(), "-", "")}"
     monitor = replace(uuid(), "-", "")
-  }
+  })
 
   lifecycle {
     ignore_changes = [input]
@@ -65,11 +65,11 @@ resource "terraform_data" "generated_secrets" {
 # admin's). A resource of their own: ignore_changes would keep keys added to
 # generated_secrets out of a workspace that already has it.
 resource "terraform_data" "generated_redis_secrets" {
-  input = {
+  input = sensitive({
     api     = "${replace(uuid(), "-", "")}${replace(uuid(), "-", "")}"
     worker  = "${replace(uuid(), "-", "")}${replace(uuid(), "-", "")}"
     monitor = "${replace(uuid(), "-", "")}${replace(uuid(), "-", "")}"
-  }
+  })
 
   lifecycle {
     ignore_changes = [input]

@@ -30,7 +30,7 @@ output "monitor_password" {
 }
 
 output "redis_password" {
-  description = "Password of this environment's Redis admin user (redis-cli --user admin; REDISCLI_AUTH in the Redis container). The app roles' users have their own, in their containers only."
+  description = "Password of this environment's Redis admin user (redis-cli --user admin; /run/secrets/redis-admin in the Redis container). The app roles' users have their own, in their containers only."
   value       = local.redis_passwords.admin
   sensitive   = true
 }

@@ -6,7 +6,11 @@ variable "environment" {
 variable "redis_image" {
   description = "Redis image (official Debian-based by default; the air-gapped bootstrap overrides it)."
   type        = string
-  default     = "redis:7.4.2-bookworm"
+  # 7.4.10 (July 2026) is the latest 7.4 patch release: it fixes the Lua
+  # remote-code-execution bugs of 7.4.6 (CVE-2025-49844, -46817, -46818,
+  # -46819), 7.4.9's (CVE-2026-23479, -25243, -23631) and the stream RESTORE
+  # use-after-free; 7.4.2, pinned before, had them all.
+  default = "redis:7.4.10-bookworm"
 }
 
 variable "nginx_image" {

@@ -382,12 +382,12 @@ func dockerE(args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), err
 }
 
-// redisCLI runs redis-cli inside the Redis container as admin: the app
-// users may not run CONFIG, KEYS and the like. Admin's password is
-// REDISCLI_AUTH there; redis-cli has no variable for the user.
+// redisCLI runs redis-cli inside the Redis container as admin, through the
+// container's redis-admin (modules/redis): the app users may not run CONFIG,
+// KEYS and the like.
 func (s *stack) redisCLI(t *testing.T, args ...string) string {
 	t.Helper()
-	return docker(t, append([]string{"exec", s.containers["redis"][0], "redis-cli", "--no-auth-warning", "--user", "admin"}, args...)...)
+	return docker(t, append([]string{"exec", s.containers["redis"][0], "/run/secrets/redis-admin"}, args...)...)
 }
 
 // taskCount is how many tasks the store knows (one metadata hash each).

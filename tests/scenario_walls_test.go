@@ -1,7 +1,9 @@
 package tests
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"os/exec"
 	"slices"
 	"strings"
@@ -18,7 +20,8 @@ import (
 // hold, and the paths the stack needs are open (so a failed attempt means
 // a wall, not a broken probe). nginx, the dashboard and Prometheus share the
 // edge network they are published from, so they are not walled from each
-// other.
+// other. Last, no password is in what `docker inspect`, the images' history,
+// the logs or the repository show.
 func (s *stack) scenarioWalls(t *testing.T) {
 	info := map[string]containerInfo{}
 	for _, name := range s.allContainers() {
@@ -172,4 +175,91 @@ func (s *stack) scenarioWalls(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("secrets", s.scanSecrets)
+}
+
+// scanSecrets looks for every password of the environment where anyone who
+// may run docker, read the logs or clone the repository would see it. The
+// passwords are read where the roles read them, the files on their secrets
+// volumes (modules/container), with the Redis image (the app images have no
+// shell); Redis admin's and the dashboard's must equal the outputs.
+func (s *stack) scanSecrets(t *testing.T) {
+	t.Helper()
+	redisImage := inspect(t, s.containers["redis"][0]).Image
+	secrets := map[string]string{} // volume/file => password
+	for _, vol := range strings.Fields(docker(t, "volume", "ls", "-q", "--filter", "label=calcgrid.env="+s.env.Name, "--filter", "label=calcgrid.secrets=true")) {
+		out := docker(t, "run", "--rm", "--network", "none", "-v", vol+":/s:ro", "--entrypoint", "sh", redisImage, "-c",
+			`for f in /s/*password; do printf '%s\t%s\n' "${f#/s/}" "$(cat "$f")"; done`)
+		for line := range strings.Lines(out) {
+			file, pw, ok := strings.Cut(strings.TrimSpace(line), "\t")
+			if !ok || pw == "" {
+				t.Fatalf("volume %s: unreadable line %q", vol, line)
+			}
+			secrets[vol+"/"+file] = pw
+		}
+	}
+	distinct := map[string]bool{}
+	for _, pw := range secrets {
+		distinct[pw] = true
+	}
+	if len(distinct) != 5 {
+		t.Fatalf("%d distinct passwords on the secrets volumes, want 5 (Redis admin, api, worker, monitor; dashboard): %v", len(distinct), slices.Sorted(maps.Keys(secrets)))
+	}
+	for file, output := range map[string]string{
+		s.containers["redis"][0] + "-secrets/admin-password":     "redis_password",
+		s.containers["monitor"][0] + "-secrets/monitor-password": "monitor_password",
+	} {
+		if secrets[file] != s.output(t, output) {
+			t.Fatalf("control: %s is not the output %s", file, output)
+		}
+	}
+	redis := s.containers["redis"][0]
+	if got := docker(t, "exec", redis, "stat", "-c", "%a %u", "/run/secrets/admin-password"); got != "444 0" {
+		t.Errorf("/run/secrets/admin-password in %s: mode and owner %q, want 444 0 (root's, read-only)", redis, got)
+	}
+
+	leaks := func(where, text string) {
+		for name, pw := range secrets {
+			if strings.Contains(text, pw) {
+				t.Errorf("%s shows the %s password", where, name)
+			}
+		}
+	}
+	// Every container of the environment, the never-started secrets writers
+	// (modules/container) included.
+	names := strings.Fields(docker(t, "ps", "-a", "--format", "{{.Names}}", "--filter", "label=calcgrid.env="+s.env.Name))
+	if len(names) <= len(s.allContainers()) {
+		t.Fatalf("%d containers labelled calcgrid.env=%s, want the %d of the stack and their secrets writers", len(names), s.env.Name, len(s.allContainers()))
+	}
+	images := map[string]bool{}
+	for _, name := range names {
+		leaks("docker inspect "+name, docker(t, "inspect", name))
+		logs, err := exec.Command("docker", "logs", name).CombinedOutput()
+		if err != nil {
+			t.Fatalf("docker logs %s: %v", name, err)
+		}
+		leaks("docker logs "+name, string(logs))
+		images[inspect(t, name).Image] = true
+	}
+	for img := range images {
+		leaks("docker history "+img, docker(t, "history", "--no-trunc", "--format", "{{.CreatedBy}}", img))
+		leaks("docker image inspect "+img, docker(t, "image", "inspect", img))
+	}
+	// Tracked and untracked files, not the ignored ones (the state, .bin).
+	for pw := range distinct {
+		out, err := exec.Command("git", "-C", "..", "grep", "--untracked", "-l", "-F", "-e", pw).Output()
+		var exit *exec.ExitError
+		switch {
+		case err == nil:
+			t.Errorf("the repository holds a password of this environment in %s", strings.TrimSpace(string(out)))
+		case !errors.As(err, &exit) || exit.ExitCode() != 1: // 1: no match
+			t.Fatalf("git grep: %v", err)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	t.Logf("%d passwords of %s: none in docker inspect or logs of %d containers, the history of %d images, or the repository",
+		len(distinct), s.env.Name, len(names), len(images))
 }

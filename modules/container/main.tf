@@ -15,9 +15,9 @@ locals {
   # How a calcgrid role runs, said once for api, worker and monitor.
   app = var.app == null ? null : {
     env = merge({
-      CALCGRID_REDIS_ADDR     = var.app.redis.address
-      CALCGRID_REDIS_USERNAME = var.app.redis.username
-      CALCGRID_REDIS_PASSWORD = var.app.redis.password
+      CALCGRID_REDIS_ADDR          = var.app.redis.address
+      CALCGRID_REDIS_USERNAME      = var.app.redis.username
+      CALCGRID_REDIS_PASSWORD_FILE = "${local.secrets_dir}/redis-password"
       }, var.app.retention == null ? {} : {
       CALCGRID_RETENTION_COMPLETED = "${var.app.retention.completed_hours}h"
       CALCGRID_RETENTION_FAILED    = "${var.app.retention.failed_hours}h"
@@ -39,6 +39,84 @@ locals {
   instance_env_var = var.app == null ? var.instance_env_var : "CALCGRID_INSTANCE"
   env              = merge(var.app == null ? {} : local.app.env, var.env)
   healthcheck      = var.app == null ? var.healthcheck : local.app.healthcheck
+
+  # Secrets reach the process as files, never as variables: `docker inspect`
+  # shows a container's environment to anyone who may run it. They live on a
+  # volume of each replica's own: a tmpfs is empty when the container starts,
+  # and the files must outlive a restart (restart = unless-stopped).
+  secrets_dir = "/run/secrets"
+  secrets = merge(
+    var.app == null ? {} : { "redis-password" = { content = var.app.redis.password, executable = false } },
+    var.secrets,
+  )
+  # The names are not secret: they are paths in the container.
+  secret_names = nonsensitive(keys(local.secrets))
+  secret_modes = { for k in local.secret_names : k => nonsensitive(local.secrets[k].executable) ? "0555" : "0444" }
+}
+
+resource "docker_volume" "secrets" {
+  count = length(local.secret_names) > 0 ? var.replicas : 0
+
+  name = "${local.names[count.index]}-secrets"
+
+  dynamic "labels" {
+    for_each = {
+      "calcgrid.env"      = var.common.environment
+      "calcgrid.role"     = var.role
+      "calcgrid.instance" = local.names[count.index]
+      "calcgrid.secrets"  = "true"
+    }
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}
+
+# Docker copies files into a container through its root filesystem only
+# (the provider uploads to /), and the role's is read-only. So each replica's
+# secrets are uploaded into a writer: a container created on the same volume
+# and never started (no network, nothing runs), whose root filesystem takes
+# the copy and whose volume keeps it. The files are root's, 0444 (0555 for a
+# script): readable by the role's user, which cannot change or remove them.
+# Not 0400 and the user's: with an owner the provider has Docker chown to the
+# writer's user as the host's passwd names it (Docker 20.10), which the host
+# need not have.
+resource "docker_container" "secrets" {
+  count = length(local.secret_names) > 0 ? var.replicas : 0
+
+  name         = "${local.names[count.index]}-secrets"
+  image        = local.image
+  entrypoint   = ["true"]
+  start        = false
+  must_run     = false
+  network_mode = "none"
+
+  mounts {
+    type   = "volume"
+    source = docker_volume.secrets[count.index].name
+    target = local.secrets_dir
+  }
+
+  dynamic "upload" {
+    for_each = local.secret_names
+    content {
+      file        = "${local.secrets_dir}/${upload.value}"
+      content     = local.secrets[upload.value].content
+      permissions = local.secret_modes[upload.value]
+    }
+  }
+
+  dynamic "labels" {
+    for_each = {
+      "calcgrid.env"        = var.common.environment
+      "calcgrid.secrets-of" = local.names[count.index]
+    }
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
 }
 
 resource "docker_container" "this" {
@@ -103,7 +181,7 @@ resource "docker_container" "this" {
   }
 
   dynamic "mounts" {
-    for_each = var.volumes
+    for_each = concat(var.volumes, length(local.secret_names) > 0 ? [{ source = docker_volume.secrets[count.index].name, target = local.secrets_dir }] : [])
     content {
       type   = "volume"
       source = mounts.value.source
@@ -111,12 +189,16 @@ resource "docker_container" "this" {
     }
   }
 
+
   dynamic "labels" {
     for_each = merge(var.labels, {
       "calcgrid.env"      = var.common.environment
       "calcgrid.role"     = var.role
       "calcgrid.instance" = local.names[count.index]
-    })
+      }, length(local.secret_names) > 0 ? {
+      # New secrets replace the container, which reads them at start.
+      "calcgrid.secrets" = docker_container.secrets[count.index].id
+    } : {})
     content {
       label = labels.key
       value = labels.value

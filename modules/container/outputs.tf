@@ -25,3 +25,10 @@ output "hostnames" {
   description = "The names the containers will have, known at plan time: a container that must reach these by name (e.g. the dashboard asking Prometheus for its charts) can be configured without waiting for them, so two containers may name each other."
   value       = local.names
 }
+
+output "secrets" {
+  description = "Each container's secret files as configured: container name => path => mode (root's files; the content stays in the state only)."
+  value = { for n in local.names : n => {
+    for k in local.secret_names : "${local.secrets_dir}/${k}" => local.secret_modes[k]
+  } }
+}

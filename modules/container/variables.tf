@@ -37,7 +37,7 @@ variable "replicas" {
 }
 
 variable "app" {
-  description = "Set for the calcgrid roles (api, worker, monitor); null for other images. The image, its binary and the uid:gid it runs as, the Redis it uses (address, the role's user and password), and the port of the role's HTTP server: the container runs `<binary> <role>` with CALCGRID_LISTEN, CALCGRID_REDIS_ADDR, CALCGRID_REDIS_USERNAME, CALCGRID_REDIS_PASSWORD, CALCGRID_INSTANCE (its own name) and, with retention, CALCGRID_RETENTION_COMPLETED, _FAILED and _CANCELLED set beside env, and its health check runs `<binary> probe http://<host>:<port>/healthz` (the runtime image has no shell); CALCGRID_LISTEN and <host> are the replica's pinned address on the network marked listen, else every interface and 127.0.0.1. With app set, image, user, entrypoint, command, instance_env_var and healthcheck stay unset."
+  description = "Set for the calcgrid roles (api, worker, monitor); null for other images. The image, its binary and the uid:gid it runs as, the Redis it uses (address, the role's user and password), and the port of the role's HTTP server: the container runs `<binary> <role>` with CALCGRID_LISTEN, CALCGRID_REDIS_ADDR, CALCGRID_REDIS_USERNAME, CALCGRID_REDIS_PASSWORD_FILE (the password is one of its secrets), CALCGRID_INSTANCE (its own name) and, with retention, CALCGRID_RETENTION_COMPLETED, _FAILED and _CANCELLED set beside env, and its health check runs `<binary> probe http://<host>:<port>/healthz` (the runtime image has no shell); CALCGRID_LISTEN and <host> are the replica's pinned address on the network marked listen, else every interface and 127.0.0.1. With app set, image, user, entrypoint, command, instance_env_var and healthcheck stay unset."
   type = object({
     image  = string
     binary = string
@@ -116,6 +116,21 @@ variable "env" {
   validation {
     condition     = alltrue([for k in keys(var.env) : can(regex("^[A-Z_][A-Z0-9_]*$", k))])
     error_message = "env keys must be upper-case shell identifiers such as CALCGRID_LISTEN."
+  }
+}
+
+variable "secrets" {
+  description = "Files holding the role's secrets, name => { content, executable }: each replica gets /run/secrets/<name>, root's, mode 0444 (0555 when executable): readable, not writable, by its user, on a volume of its own (calcgrid-<env>-<role>-<n>-secrets, labelled calcgrid.secrets, written through a never-started writer container of the same name), never in its environment, which `docker inspect` shows. With app, the role's Redis password is one of them (redis-password), named by CALCGRID_REDIS_PASSWORD_FILE."
+  type = map(object({
+    content    = string
+    executable = optional(bool, false)
+  }))
+  default   = {}
+  sensitive = true
+
+  validation {
+    condition     = alltrue([for k in keys(var.secrets) : can(regex("^[a-z0-9][a-z0-9.-]{0,62}$", k))])
+    error_message = "secrets names must be file names of lowercase letters, digits, dots and dashes, such as redis-password."
   }
 }
 

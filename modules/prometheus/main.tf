@@ -26,7 +26,7 @@ locals {
       {
         job_name       = local.job.queues
         static_configs = [{ targets = var.targets.queues.targets, labels = { environment = local.environment } }]
-        basic_auth     = { username = var.targets.queues.user, password = var.targets.queues.password }
+        basic_auth     = { username = var.targets.queues.user, password_file = "/run/secrets/monitor-password" }
       },
     ]
   })
@@ -53,6 +53,7 @@ module "container" {
     "--storage.tsdb.retention.size=${floor(var.prometheus.storage_mb * 0.7)}MB",
   ])]
   env      = { PROMETHEUS_CONFIG = local.config, PROMETHEUS_RULES = local.rules }
+  secrets  = { "monitor-password" = { content = var.targets.queues.password } }
   networks = [{ name = var.common.networks.app }, { name = var.common.networks.data }, { name = var.common.networks.dash }, { name = var.common.networks.edge }]
   ports    = [{ internal = local.port, external = var.prometheus.port, ip = var.common.bind_ip }]
   limits   = { memory_mb = var.prometheus.memory_mb, cpus = var.prometheus.cpus }

@@ -13,9 +13,9 @@ locals {
     worker  = "${local.acl.worker} ${local.acl.deny}"
     monitor = "${var.monitor_readonly ? local.acl["monitor-readonly"] : local.acl.monitor} ${local.acl.deny}"
   }
-  # Only SHA-256 hashes reach the config (and the container's environment):
-  # a plaintext password is in the container of the role that uses it, and
-  # admin's in REDISCLI_AUTH for redis-cli.
+  # Only SHA-256 hashes reach the config: a plaintext password is in the
+  # container of the role that uses it, and admin's in this one for
+  # redis-admin (below), all as files on their secrets volumes.
   #
   # The default user is admin under another name (same password, same
   # rules), not off: Redis 7.0 replays a MULTI/EXEC from the append-only file
@@ -73,19 +73,29 @@ module "container" {
   role   = "redis"
   image  = var.image
   user   = var.user
-  # The root filesystem is read-only, so the config (from the environment,
-  # never the command line) is written to a tmpfs at start.
-  entrypoint = ["sh", "-c", "printf '%s\\n' \"$REDIS_CONFIG\" > /tmp/redis.conf && exec redis-server /tmp/redis.conf"]
-  env = {
-    REDIS_CONFIG  = local.config
-    REDISCLI_AUTH = var.passwords.admin
+  # The config holds the users' password hashes: a file on the secrets
+  # volume, not the environment. redis-admin is redis-cli as admin for the
+  # health check, the tests and operators (docker exec <redis container>
+  # /run/secrets/redis-admin PING): redis-cli takes the user on the command
+  # line and the password only from REDISCLI_AUTH, which this sets from the
+  # file for its one process.
+  entrypoint = ["redis-server", "/run/secrets/redis.conf"]
+  secrets = {
+    "redis.conf"     = { content = "${local.config}\n" }
+    "admin-password" = { content = var.passwords.admin }
+    "redis-admin" = { executable = true, content = <<-EOT
+      #!/bin/sh
+      REDISCLI_AUTH="$(cat /run/secrets/admin-password)"
+      export REDISCLI_AUTH
+      exec redis-cli --no-auth-warning --user admin "$@"
+    EOT
+    }
   }
   networks = [{ name = var.common.networks.data, aliases = ["redis"] }, { name = var.common.networks.dash, aliases = ["redis"] }]
   # Redis forks only for the AOF rewrite: fewer processes than the app roles.
-  limits  = { memory_mb = var.redis.memory_mb, cpus = var.redis.cpus, pids_limit = 128 }
-  tmpfs   = { "/tmp" = "rw,noexec,nosuid,size=16m,mode=1777" }
-  volumes = [{ source = docker_volume.data.name, target = local.data_dir }]
-  # redis-cli has no variable for the user: --user here and for operators.
-  healthcheck  = { test = ["CMD-SHELL", "redis-cli --user admin -h 127.0.0.1 ping | grep -q PONG"] }
+  limits       = { memory_mb = var.redis.memory_mb, cpus = var.redis.cpus, pids_limit = 128 }
+  tmpfs        = { "/tmp" = "rw,noexec,nosuid,size=16m,mode=1777" }
+  volumes      = [{ source = docker_volume.data.name, target = local.data_dir }]
+  healthcheck  = { test = ["CMD-SHELL", "/run/secrets/redis-admin -h 127.0.0.1 ping | grep -q PONG"] }
   stop_timeout = 30 # lets Redis finish its AOF fsync on shutdown
 }

@@ -18,7 +18,7 @@ import (
 // Label is the container and network label that names the environment.
 const Label = "calcgrid.env"
 
-// RemoveLeftovers deletes every container and network labelled for env,
+// RemoveLeftovers deletes every container, network and secrets volume labelled for env,
 // tracked by Terraform or not: what an interrupted apply or a test that died
 // left behind. It runs only where env is not meant to be up: after a destroy,
 // and before the suite deploys from scratch.
@@ -30,6 +30,8 @@ func RemoveLeftovers(ctx context.Context, env string, log io.Writer) error {
 	}{
 		{"containers", []string{"ps", "-aq", "--filter", filter}, []string{"rm", "-f"}},
 		{"networks", []string{"network", "ls", "-q", "--filter", filter}, []string{"network", "rm"}},
+		// Each container's secrets (modules/container); never the Redis data.
+		{"secrets volumes", []string{"volume", "ls", "-q", "--filter", filter, "--filter", "label=calcgrid.secrets=true"}, []string{"volume", "rm"}},
 	} {
 		out, err := exec.CommandContext(ctx, "docker", kind.list...).Output()
 		if err != nil {

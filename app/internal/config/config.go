@@ -320,10 +320,37 @@ func (s *set) parse(args []string, getenv func(string) string) error {
 	return errors.Join(errs...)
 }
 
+// secret registers --name and --name-file: the secret itself, or a file
+// holding it. The stack uses the file (read-only, on the container's secrets
+// volume), because a variable is shown by `docker inspect` to anyone who may
+// run it. One trailing newline is not part of the secret.
+func (s *set) secret(p *string, name, text string) {
+	s.str(p, name, "", text+" (prefer --"+name+"-file)")
+	file := new(string)
+	s.str(file, name+"-file", "", "file holding the "+text)
+	s.checks = append(s.checks, func() error {
+		if *file == "" {
+			return nil
+		}
+		if *p != "" {
+			return fmt.Errorf("give --%s / %s or --%s-file / %s, not both", name, EnvName(name), name, EnvName(name+"-file"))
+		}
+		b, err := os.ReadFile(*file)
+		if err != nil {
+			return fmt.Errorf("--%s-file / %s: %w", name, EnvName(name+"-file"), err)
+		}
+		*p = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		if *p == "" {
+			return fmt.Errorf("--%s-file / %s: %s is empty", name, EnvName(name+"-file"), *file)
+		}
+		return nil
+	})
+}
+
 func (s *set) redis(r *Redis) {
 	s.str(&r.Addr, "redis-addr", "127.0.0.1:6379", "Redis host:port")
 	s.str(&r.Username, "redis-username", "", "Redis ACL user (each role has its own; empty: the default user)")
-	s.str(&r.Password, "redis-password", "", "Redis password")
+	s.secret(&r.Password, "redis-password", "Redis password")
 	s.integer(&r.DB, "redis-db", 0, 0, 15, "Redis database number")
 	s.str(&r.URL, "redis-url", "", "Redis URL redis://[[username]:password@]host:port[/db]; overrides the other redis settings")
 }
@@ -460,7 +487,7 @@ func ParseMonitor(args []string, getenv func(string) string, out io.Writer) (Mon
 	s.logLevel(&c.LogLevel)
 	s.boolean(&c.ReadOnly, "monitor-readonly", false, "view only: reject pausing, deleting and re-running from the dashboard")
 	s.str(&c.User, "monitor-user", "", "basic auth user (set with --monitor-password)")
-	s.str(&c.Password, "monitor-password", "", "basic auth password")
+	s.secret(&c.Password, "monitor-password", "basic auth password")
 	s.optionalURL(&c.PrometheusURL, "monitor-prometheus-url", "Prometheus base URL for the dashboard's metrics charts (empty: no charts)")
 	return c, s.parse(args, getenv)
 }

@@ -3,6 +3,8 @@ package config
 import (
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +121,49 @@ func TestMonitorPrometheusURL(t *testing.T) {
 		case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
 			t.Errorf("%q: error %v, want it to mention %q", c.value, err, c.wantErr)
 		}
+	}
+}
+
+// TestSecretFiles: a password comes from its variable or from the file its
+// _FILE variable names (one trailing newline dropped), never both.
+func TestSecretFiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o400); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pw, crlf, empty := write("pw", "s3cret\n"), write("crlf", "s3cret\r\n"), write("empty", "\n")
+	for _, c := range []struct {
+		name      string
+		env       map[string]string
+		want, err string
+	}{
+		{"variable", map[string]string{"CALCGRID_REDIS_PASSWORD": "v"}, "v", ""},
+		{"file", map[string]string{"CALCGRID_REDIS_PASSWORD_FILE": pw}, "s3cret", ""},
+		{"file with CRLF", map[string]string{"CALCGRID_REDIS_PASSWORD_FILE": crlf}, "s3cret", ""},
+		{"both", map[string]string{"CALCGRID_REDIS_PASSWORD": "v", "CALCGRID_REDIS_PASSWORD_FILE": pw}, "",
+			"give --redis-password / CALCGRID_REDIS_PASSWORD or --redis-password-file / CALCGRID_REDIS_PASSWORD_FILE, not both"},
+		{"missing file", map[string]string{"CALCGRID_REDIS_PASSWORD_FILE": filepath.Join(dir, "nope")}, "", "CALCGRID_REDIS_PASSWORD_FILE: open"},
+		{"empty file", map[string]string{"CALCGRID_REDIS_PASSWORD_FILE": empty}, "", "is empty"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w, err := ParseWorker(nil, env(c.env), io.Discard)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want it to mention %q", err, c.err)
+				}
+				return
+			}
+			if err != nil || w.Redis.Password != c.want {
+				t.Fatalf("password %q (%v), want %q", w.Redis.Password, err, c.want)
+			}
+		})
+	}
+	m, err := ParseMonitor(nil, env(map[string]string{"CALCGRID_MONITOR_USER": "u", "CALCGRID_MONITOR_PASSWORD_FILE": pw}), io.Discard)
+	if err != nil || m.Password != "s3cret" {
+		t.Errorf("monitor password %q (%v), want s3cret", m.Password, err)
 	}
 }

@@ -40,7 +40,7 @@ run "environment_variables" {
       "CALCGRID_LISTEN=10.231.3.12:8080",
       "CALCGRID_QUEUE_MAX_PENDING=5000",
       "CALCGRID_REDIS_ADDR=calcgrid-prod-redis-1:6379",
-      "CALCGRID_REDIS_PASSWORD=0123456789abcdef0123456789abcdef",
+      "CALCGRID_REDIS_PASSWORD_FILE=/run/secrets/redis-password",
       "CALCGRID_REDIS_USERNAME=api",
       "CALCGRID_TASK_MEMORY_MB=0",
       "CALCGRID_TASK_WORK_BUDGET=0s",

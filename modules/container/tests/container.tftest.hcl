@@ -230,8 +230,19 @@ run "calcgrid_role_from_app" {
   assert {
     condition = nonsensitive(output.env["calcgrid-dev-worker-2"]) == tolist([
       "CALCGRID_INSTANCE=calcgrid-dev-worker-2", "CALCGRID_LISTEN=:9090", "CALCGRID_REDIS_ADDR=calcgrid-dev-redis-1:6379",
-    "CALCGRID_REDIS_PASSWORD=0123456789abcdef", "CALCGRID_REDIS_USERNAME=worker", "CALCGRID_WORKER_CONCURRENCY=2"])
-    error_message = "a calcgrid role gets its listen address, Redis (its own user), its own name and the role's env"
+    "CALCGRID_REDIS_PASSWORD_FILE=/run/secrets/redis-password", "CALCGRID_REDIS_USERNAME=worker", "CALCGRID_WORKER_CONCURRENCY=2"])
+    error_message = "a calcgrid role gets its listen address, Redis (its own user, the password's file), its own name and the role's env"
+  }
+  assert {
+    condition = jsonencode(output.secrets["calcgrid-dev-worker-2"]) == jsonencode({
+      "/run/secrets/redis-password" = "0444"
+    })
+    error_message = "a calcgrid role's Redis password is a read-only file, never a variable"
+  }
+  assert {
+    condition = ([for m in docker_container.this[1].mounts : "${m.type}:${m.source}:${m.target}"] == ["volume:calcgrid-dev-worker-2-secrets:/run/secrets"]
+    && docker_volume.secrets[1].name == "calcgrid-dev-worker-2-secrets")
+    error_message = "each replica's secrets are on a volume of its own, calcgrid-<env>-<role>-<n>-secrets at /run/secrets"
   }
 }
 

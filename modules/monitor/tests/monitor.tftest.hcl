@@ -27,15 +27,22 @@ run "environment_variables" {
     condition = module.container.env["calcgrid-dev-monitor-1"] == tolist([
       "CALCGRID_INSTANCE=calcgrid-dev-monitor-1",
       "CALCGRID_LISTEN=:5555",
-      "CALCGRID_MONITOR_PASSWORD=correct-horse-battery",
+      "CALCGRID_MONITOR_PASSWORD_FILE=/run/secrets/monitor-password",
       "CALCGRID_MONITOR_PROMETHEUS_URL=",
       "CALCGRID_MONITOR_READONLY=0",
       "CALCGRID_MONITOR_USER=admin",
       "CALCGRID_REDIS_ADDR=calcgrid-dev-redis-1:6379",
-      "CALCGRID_REDIS_PASSWORD=0123456789abcdef0123456789abcdef",
+      "CALCGRID_REDIS_PASSWORD_FILE=/run/secrets/redis-password",
       "CALCGRID_REDIS_USERNAME=monitor",
     ])
-    error_message = "the dashboard gets Redis, basic auth, read-only mode and its instance name"
+    error_message = "the dashboard gets Redis, basic auth, read-only mode and its instance name; passwords as files"
+  }
+  assert {
+    condition = jsonencode(module.container.secrets["calcgrid-dev-monitor-1"]) == jsonencode({
+      "/run/secrets/monitor-password" = "0444"
+      "/run/secrets/redis-password"   = "0444"
+    })
+    error_message = "the dashboard's basic-auth and Redis passwords are read-only files"
   }
 }
 

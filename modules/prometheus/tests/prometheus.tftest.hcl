@@ -41,7 +41,7 @@ run "scrapes_every_instance_with_the_rules_jobs" {
       {
         job_name       = "calcgrid-queues"
         static_configs = [{ targets = ["calcgrid-dev-monitor-1:5555"], labels = { environment = "dev" } }]
-        basic_auth     = { username = "admin", password = "correct-horse-battery" }
+        basic_auth     = { username = "admin", password_file = "/run/secrets/monitor-password" }
       },
     ]
     error_message = "one target per API and worker under the job names the alert rules expect, and the dashboard's queue collector with its basic auth"

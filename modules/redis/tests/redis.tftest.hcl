@@ -2,7 +2,7 @@ mock_provider "docker" {}
 
 variables {
   common = { environment = "dev", networks = { data = "calcgrid-dev-data", dash = "calcgrid-dev-dash" } }
-  image  = "redis:7.4.2-bookworm"
+  image  = "redis:7.4.10-bookworm"
   user   = "999:999"
   passwords = {
     admin   = "0123456789abcdef0123456789abcdef"
@@ -74,12 +74,20 @@ run "monitor_writes_unless_readonly" {
   }
 }
 
-run "environment_variables" {
+run "secrets_as_files" {
   command = plan
 
   assert {
-    condition     = module.container.env["calcgrid-dev-redis-1"] == tolist(["REDISCLI_AUTH=0123456789abcdef0123456789abcdef", "REDIS_CONFIG=${local.config}"])
-    error_message = "Redis gets its config and admin's password (for redis-cli) in the environment, nothing else (no CALCGRID_* variables)"
+    condition     = length(nonsensitive(module.container.env["calcgrid-dev-redis-1"])) == 0
+    error_message = "Redis gets no environment variables: its config (with the password hashes) and admin's password are files"
+  }
+  assert {
+    condition = jsonencode(module.container.secrets["calcgrid-dev-redis-1"]) == jsonencode({
+      "/run/secrets/admin-password" = "0444"
+      "/run/secrets/redis-admin"    = "0555"
+      "/run/secrets/redis.conf"     = "0444"
+    })
+    error_message = "the config, admin's password and redis-admin (redis-cli as admin) are read-only files"
   }
 }
 

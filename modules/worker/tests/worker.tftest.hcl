@@ -29,7 +29,7 @@ run "environment_variables" {
       "CALCGRID_INSTANCE=calcgrid-dev-worker-3",
       "CALCGRID_LISTEN=:9090",
       "CALCGRID_REDIS_ADDR=calcgrid-dev-redis-1:6379",
-      "CALCGRID_REDIS_PASSWORD=0123456789abcdef0123456789abcdef",
+      "CALCGRID_REDIS_PASSWORD_FILE=/run/secrets/redis-password",
       "CALCGRID_REDIS_USERNAME=worker",
       "CALCGRID_SHUTDOWN_TIMEOUT=25s",
       "CALCGRID_TASK_MEMORY_MB=0",

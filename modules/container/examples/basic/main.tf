@@ -16,7 +16,7 @@ module "container" {
 
   common      = { environment = "demo" }
   role        = "redis"
-  image       = "redis:7.4.2-bookworm"
+  image       = "redis:7.4.10-bookworm"
   user        = "999:999"
   command     = ["redis-server", "--save", "", "--appendonly", "no"]
   networks    = [{ name = docker_network.demo.name, aliases = ["redis"] }]

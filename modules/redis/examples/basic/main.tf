@@ -22,7 +22,7 @@ module "redis" {
   source = "../.."
 
   common           = { environment = "dev", networks = { data = module.network.data, dash = module.network.dash } }
-  image            = "redis:7.4.2-bookworm"
+  image            = "redis:7.4.10-bookworm"
   user             = "999:999"
   passwords        = var.passwords
   monitor_readonly = true
