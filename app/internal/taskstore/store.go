@@ -339,7 +339,9 @@ local pending = redis.call("LLEN", KEYS[4])
 if pending >= limit then
 	return {1, pending, limit}
 end
-if tonumber(ARGV[11]) > 0 then
+-- The key's set holds at least its unfinished tasks (ended ones leave it
+-- as they end): only a set at the limit needs counting.
+if tonumber(ARGV[11]) > 0 and redis.call("SCARD", KEYS[7]) >= tonumber(ARGV[11]) then
 	local waiting, active = unfinished(KEYS[7])
 	if waiting + active >= tonumber(ARGV[11]) then
 		return {4, waiting + active}
