@@ -5,6 +5,11 @@
 // (calcgrid:payload:{id}). Both are written in the same Lua script as
 // asynq's record, live as long as it does, and a task is found only while
 // both records exist.
+//
+// Every task belongs to a tenant (tenant.go): its id derives from the
+// tenant and the idempotency key (Store.ID), the *For methods and
+// Filter.Tenant see only the tenant's tasks, and per-tenant and per-API-key
+// sets of unfinished tasks count usage and bound a key's max_pending.
 package taskstore
 
 import (
