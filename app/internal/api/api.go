@@ -161,7 +161,7 @@ func (a *API) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub.RequestID = requestID(r.Context())
-	sub.Tenant, sub.KeyID, sub.KeyMaxPending = p.Tenant(), p.Key.ID, p.Key.MaxPending
+	sub.Tenant, sub.APIKeyID, sub.APIKeyMaxPending = p.Tenant(), p.Key.ID, p.Key.MaxPending
 	ctx, cancel := storeContext(r)
 	defer cancel()
 	t, created, err := a.Store.Submit(ctx, sub, a.MaxPending)

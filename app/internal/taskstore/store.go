@@ -197,10 +197,11 @@ type Submission struct {
 	// Tenant owns the task: the key above is scoped to it (DefaultTenant
 	// when empty).
 	Tenant string
-	// KeyID is the API key submitting ("" for none); KeyMaxPending > 0
-	// bounds that key's unfinished tasks (ErrKeyBusy).
-	KeyID         string
-	KeyMaxPending int
+	// APIKeyID is the API key submitting ("" for none; not the idempotency
+	// Key above); APIKeyMaxPending > 0 bounds that key's unfinished tasks
+	// (ErrKeyBusy).
+	APIKeyID         string
+	APIKeyMaxPending int
 }
 
 func (s Submission) tenant() string {
@@ -392,10 +393,10 @@ func (s *Store) Submit(ctx context.Context, sub Submission, maxPending int) (t T
 		Retry: sub.MaxRetry, Timeout: sub.Timeout + TimeoutGrace, Retention: s.retention.Completed,
 	}
 	keys := []string{metaKey(id), payloadKey(id), asynqTaskKey(sub.Queue, id), asynqPending(sub.Queue), asynqQueues,
-		tenantTasksKey(sub.tenant()), keyTasksKey(sub.KeyID), queueSettingsKey(sub.Queue)}
+		tenantTasksKey(sub.tenant()), keyTasksKey(sub.APIKeyID), queueSettingsKey(sub.Queue)}
 	nonce := newNonce()
 	args := []any{id, sub.Queue, fp, sub.RequestID, msg.encode(), []byte(sub.Payload), limit, nonce,
-		sub.tenant(), sub.KeyID, max(0, sub.KeyMaxPending)}
+		sub.tenant(), sub.APIKeyID, max(0, sub.APIKeyMaxPending)}
 	for _, q := range tasks.Queues() {
 		args = append(args, q)
 	}
@@ -423,7 +424,7 @@ func (s *Store) Submit(ctx context.Context, sub Submission, maxPending int) (t T
 			}
 			return Task{}, false, fmt.Errorf("%w: %s holds %v pending tasks (limit %v)", ErrQueueFull, sub.Queue, res[1], res[2])
 		case 4:
-			return Task{}, false, fmt.Errorf("%w: it has %v unfinished tasks (limit %d)", ErrKeyBusy, res[1], sub.KeyMaxPending)
+			return Task{}, false, fmt.Errorf("%w: it has %v unfinished tasks (limit %d)", ErrKeyBusy, res[1], sub.APIKeyMaxPending)
 		case 2:
 			created, _ := res[1].(string)
 			return build(&asynq.TaskInfo{
