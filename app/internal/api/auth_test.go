@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/calcgrid/calcgrid/app/internal/apptest"
+	"github.com/calcgrid/calcgrid/app/internal/auth"
 	"github.com/calcgrid/calcgrid/app/internal/taskstore"
 )
 
@@ -331,4 +332,12 @@ func TestKeyMaxPending(t *testing.T) {
 		t.Fatalf("cancel: %d %s", r.Status, r.Body)
 	}
 	e.Submit(`{"type":"diagnostic.noop"}`, bearer(k.Secret)...)
+}
+
+// TestDefaultTenantIsOne: the tenant of requests without authentication
+// (auth) is the one that owns tasks without a tenant (taskstore).
+func TestDefaultTenantIsOne(t *testing.T) {
+	if auth.DefaultTenant != taskstore.DefaultTenant || auth.Anonymous().Tenant() != taskstore.DefaultTenant {
+		t.Errorf("auth's default tenant %q, taskstore's %q", auth.DefaultTenant, taskstore.DefaultTenant)
+	}
 }
