@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -112,9 +113,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 
+	weights := w.weights(ctx)
 	srv := asynq.NewServerFromRedisClient(w.opts.Store.Redis(), asynq.Config{
 		Concurrency:              w.opts.Concurrency,
-		Queues:                   w.opts.Weights,
+		Queues:                   weights,
 		StrictPriority:           w.opts.StrictPriority,
 		TaskCheckInterval:        taskCheckInterval,
 		DelayedTaskCheckInterval: delayedTaskCheckInterval,
@@ -131,7 +133,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	w.logger.Info("worker started", "concurrency", w.opts.Concurrency, "queues", w.opts.Weights,
+	w.logger.Info("worker started", "concurrency", w.opts.Concurrency, "queues", weights,
 		"strict_priority", w.opts.StrictPriority, "task_types", len(w.opts.Registry.All()))
 
 	sweepEvery := w.opts.SweepInterval
@@ -142,6 +144,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	var upkeep sync.WaitGroup
 	upkeep.Go(func() { every(upkeepCtx, sweepEvery, w.sweep) })
 	upkeep.Go(func() { every(upkeepCtx, recoverEvery, w.recoverTasks) })
+	upkeep.Go(func() { every(upkeepCtx, weightsCheckEvery, w.weightsDrift(weights)) })
 	defer func() { stopUpkeep(); upkeep.Wait() }()
 
 	httpErr := make(chan error, 1)
@@ -173,6 +176,47 @@ func (w *Worker) Run(ctx context.Context) error {
 	stopHTTP()
 	w.logger.Info("worker stopped")
 	return err
+}
+
+// weightsTimeout bounds reading the queue weights an admin set.
+const weightsTimeout = 2 * time.Second
+
+// weights are the queue weights this worker runs with: those an admin set
+// through the API (PATCH /v1/admin/queues/{name}, kept in Redis) over the
+// configured ones. They are read once, at start: asynq cannot change a
+// running server's weights, and restarting it would requeue or wait out
+// the tasks it runs, so a new weight applies as workers restart (a rolling
+// restart applies it everywhere). The configured weights are used when
+// Redis cannot be read.
+func (w *Worker) weights(ctx context.Context) map[string]int {
+	ctx, cancel := context.WithTimeout(ctx, weightsTimeout)
+	defer cancel()
+	weights, err := w.opts.Store.QueueWeights(ctx, w.opts.Weights)
+	if err != nil {
+		w.logger.Warn("could not read the queue weights set through the API; using the configured ones", "error", err)
+		return w.opts.Weights
+	}
+	return weights
+}
+
+// weightsCheckEvery is how often a worker compares the queue weights set
+// through the API with those it runs.
+const weightsCheckEvery = 10 * time.Second
+
+// weightsDrift returns a check that warns, once per change, when the
+// weights set through the API differ from running, the ones this worker
+// took at start: it applies them when restarted.
+func (w *Worker) weightsDrift(running map[string]int) func(context.Context) {
+	var warned map[string]int
+	return func(ctx context.Context) {
+		set, err := w.opts.Store.QueueWeights(ctx, w.opts.Weights)
+		if err != nil || maps.Equal(set, running) || maps.Equal(set, warned) {
+			return
+		}
+		warned = set
+		w.logger.Warn("the queue weights set through the API differ from the ones this worker runs; they apply when it restarts",
+			"running", running, "set", set)
+	}
 }
 
 // every runs fn every interval until ctx ends.
