@@ -1,7 +1,9 @@
 package provider
 
 import (
+	"cmp"
 	"context"
+	"slices"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
@@ -141,6 +143,7 @@ func (d *queuesDataSource) Read(ctx context.Context, _ datasource.ReadRequest, r
 		apiError(&resp.Diagnostics, "reading queues", err)
 		return
 	}
+	sortQueues(qs)
 	out := queuesModel{Queues: make([]queueStatsModel, len(qs))}
 	for i, q := range qs {
 		out.Queues[i] = queueStatsModel{
@@ -150,4 +153,18 @@ func (d *queuesDataSource) Read(ctx context.Context, _ datasource.ReadRequest, r
 		}
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, out)...)
+}
+
+// sortQueues puts calcgrid's queues first, highest priority first, and any
+// other by name: the API's order is not part of its contract.
+func sortQueues(qs []client.Queue) {
+	rank := func(name string) int {
+		if i := slices.Index(QueueNames(), name); i >= 0 {
+			return i
+		}
+		return len(QueueNames())
+	}
+	slices.SortStableFunc(qs, func(a, b client.Queue) int {
+		return cmp.Or(cmp.Compare(rank(a.Name), rank(b.Name)), cmp.Compare(a.Name, b.Name))
+	})
 }

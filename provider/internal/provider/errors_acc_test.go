@@ -1,0 +1,59 @@
+package provider
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+)
+
+// TestAccWrongToken: a token the API does not know answers 401, and the
+// diagnostic says so and where the token comes from.
+func TestAccWrongToken(t *testing.T) {
+	startStack(t)
+	t.Setenv(EnvToken, "cgk_"+strings.Repeat("A", 43))
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{{
+			Config:      withProvider(t, example(t, "resources/calcgrid_tenant/resource.tf")),
+			ExpectError: regexp.MustCompile(`(?s)401.*did not accept the provider's token.*CALCGRID_TOKEN`),
+		}},
+	})
+}
+
+// TestAccPlanTimeValidation: an unknown scope, priority or queue name and a
+// bad timestamp fail at plan time, before any request, with the allowed
+// values in the message.
+func TestAccPlanTimeValidation(t *testing.T) {
+	startStack(t)
+	cases := []struct {
+		from, to string
+		want     string
+	}{
+		{`scopes          = ["submit", "read"]`, `scopes          = ["submit", "write"]`,
+			`(?s)Unknown scope.*"write" is not a scope calcgrid knows: use one of submit, read, cancel, admin`},
+		{`priorities      = ["medium", "low"]`, `priorities      = ["urgent"]`,
+			`(?s)Unknown priority.*use one of high, medium, low`},
+		{`expires_at      = "2030-01-01T00:00:00Z"`, `expires_at      = "next year"`, `(?s)Invalid timestamp.*RFC 3339`},
+		{`name            = "batch-pricer"`, `name            = "Batch Pricer"`, `(?s)Invalid key name`},
+		{`scopes          = ["submit", "read"]`, `scopes          = []`, `(?s)scopes.*at least 1`},
+	}
+	steps := make([]resource.TestStep, 0, len(cases)+2)
+	for _, c := range cases {
+		steps = append(steps, resource.TestStep{Config: keyConfig(t, c.from, c.to), PlanOnly: true, ExpectError: regexp.MustCompile(c.want)})
+	}
+	steps = append(steps,
+		resource.TestStep{
+			Config:      withProvider(t, `resource "calcgrid_queue" "q" { name = "default" }`),
+			PlanOnly:    true,
+			ExpectError: regexp.MustCompile(`(?s)Unknown queue name.*"default" is not a queue name calcgrid knows: use one of high, medium, low`),
+		},
+		resource.TestStep{
+			Config:      withProvider(t, `resource "calcgrid_queue" "q" {`+"\n name = \"low\"\n weight = 0\n}"),
+			PlanOnly:    true,
+			ExpectError: regexp.MustCompile(`(?s)weight.*between 1 and 100`),
+		},
+	)
+	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: protoV6Factories, Steps: steps})
+}
