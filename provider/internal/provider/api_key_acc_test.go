@@ -14,6 +14,18 @@ import (
 
 const keyAddr = "calcgrid_api_key.batch"
 
+// acmeToGlobex moves the example's tenant to another name: a replacement.
+var acmeToGlobex = []string{
+	`resource "calcgrid_tenant" "acme" {` + "\n  name = \"acme\"\n}",
+	`resource "calcgrid_tenant" "acme" {` + "\n  name = \"globex\"\n}",
+}
+
+// withoutOutputs drops output blocks: an import step's fresh state has no
+// output values, which terraform-plugin-testing cannot read back.
+func withoutOutputs(cfg string) string {
+	return regexp.MustCompile(`(?ms)^output "[^"]+" \{.*?^\}\n?`).ReplaceAllString(cfg, "")
+}
+
 // keyConfig is the example with the key's settings changed: the update
 // and replace steps.
 func keyConfig(t *testing.T, replacements ...string) string {
@@ -123,10 +135,7 @@ func TestAccAPIKeyLifecycle(t *testing.T) {
 				),
 			},
 			{ // a new tenant replaces the key: new id, new secret, the old one fails
-				Config: keyConfig(t,
-					`resource "calcgrid_tenant" "acme" {`+"\n  name = \"acme\"\n}",
-					`resource "calcgrid_tenant" "acme" {`+"\n  name = \"globex\"\n}",
-				),
+				Config: keyConfig(t, acmeToGlobex...),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction("calcgrid_tenant.acme", plancheck.ResourceActionDestroyBeforeCreate),
 					plancheck.ExpectResourceAction(keyAddr, plancheck.ResourceActionDestroyBeforeCreate),
@@ -149,12 +158,14 @@ func TestAccAPIKeyLifecycle(t *testing.T) {
 				),
 			},
 			{ // import by id: everything but the secret, which the API never shows again
+				Config:                  withoutOutputs(keyConfig(t, acmeToGlobex...)),
 				ResourceName:            keyAddr,
 				ImportState:             true,
 				ImportStateVerify:       true,
 				ImportStateVerifyIgnore: []string{"secret"},
 			},
 			{ // import of a tenant by name
+				Config:                               withoutOutputs(keyConfig(t, acmeToGlobex...)),
 				ResourceName:                         "calcgrid_tenant.acme",
 				ImportState:                          true,
 				ImportStateId:                        "globex",

@@ -35,7 +35,8 @@ func apiError(diags *diag.Diagnostics, action string, err error) {
 			detail += "\n\nThe API did not accept the provider's token: check the token setting or " + EnvToken +
 				" (the environment's bootstrap admin token or a key with the admin scope; revoked and expired keys answer 401 too)."
 		case errors.Is(err, client.ErrForbidden):
-			detail += "\n\nThe provider's token is valid but lacks a scope: the admin API needs a key with the admin scope."
+			detail += "\n\nThe provider's token is valid but lacks the scope this request needs (the API's detail names it): " +
+				"the resources and calcgrid_queues need admin, calcgrid_task_types needs read."
 		}
 	}
 	diags.AddError("calcgrid: "+action, detail)

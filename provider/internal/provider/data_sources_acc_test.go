@@ -1,14 +1,26 @@
 package provider
 
 import (
+	"net/http"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 )
 
-// TestAccDataSources applies both data source examples against the API.
+// TestAccDataSources applies both data source examples against the API,
+// with an admin key that may also read (GET /v1/task-types needs read; the
+// bootstrap token has the admin scope only).
 func TestAccDataSources(t *testing.T) {
-	startStack(t)
+	s := startStack(t)
+	if code, body := s.call("POST", "/v1/admin/tenants", s.AdminToken, map[string]any{"name": "ops"}); code != http.StatusCreated {
+		t.Fatalf("POST /v1/admin/tenants: %d %v", code, body)
+	}
+	code, key := s.call("POST", "/v1/admin/keys", s.AdminToken, map[string]any{"tenant": "ops", "name": "terraform",
+		"scopes": []string{"admin", "read"}, "rate_per_second": 0, "max_pending": 0, "priorities": []string{}, "expires_at": nil})
+	if code != http.StatusCreated {
+		t.Fatalf("POST /v1/admin/keys: %d %v", code, key)
+	}
+	t.Setenv(EnvToken, key["secret"].(string))
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6Factories,
 		Steps: []resource.TestStep{{

@@ -17,7 +17,7 @@ func TestAccWrongToken(t *testing.T) {
 		ProtoV6ProviderFactories: protoV6Factories,
 		Steps: []resource.TestStep{{
 			Config:      withProvider(t, example(t, "resources/calcgrid_tenant/resource.tf")),
-			ExpectError: regexp.MustCompile(`(?s)401.*did not accept the provider's token.*CALCGRID_TOKEN`),
+			ExpectError: wrapped(`(?s)401.*did not accept the provider's token.*CALCGRID_TOKEN`),
 		}},
 	})
 }
@@ -41,19 +41,25 @@ func TestAccPlanTimeValidation(t *testing.T) {
 	}
 	steps := make([]resource.TestStep, 0, len(cases)+2)
 	for _, c := range cases {
-		steps = append(steps, resource.TestStep{Config: keyConfig(t, c.from, c.to), PlanOnly: true, ExpectError: regexp.MustCompile(c.want)})
+		steps = append(steps, resource.TestStep{Config: keyConfig(t, c.from, c.to), PlanOnly: true, ExpectError: wrapped(c.want)})
 	}
 	steps = append(steps,
 		resource.TestStep{
 			Config:      withProvider(t, `resource "calcgrid_queue" "q" { name = "default" }`),
 			PlanOnly:    true,
-			ExpectError: regexp.MustCompile(`(?s)Unknown queue name.*"default" is not a queue name calcgrid knows: use one of high, medium, low`),
+			ExpectError: wrapped(`(?s)Unknown queue name.*"default" is not a queue name calcgrid knows: use one of high, medium, low`),
 		},
 		resource.TestStep{
 			Config:      withProvider(t, `resource "calcgrid_queue" "q" {`+"\n name = \"low\"\n weight = 0\n}"),
 			PlanOnly:    true,
-			ExpectError: regexp.MustCompile(`(?s)weight.*between 1 and 100`),
+			ExpectError: wrapped(`(?s)weight.*between 1 and 100`),
 		},
 	)
 	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: protoV6Factories, Steps: steps})
+}
+
+// wrapped compiles pattern with each space matching any run of white space:
+// Terraform wraps diagnostics at its terminal width.
+func wrapped(pattern string) *regexp.Regexp {
+	return regexp.MustCompile(strings.ReplaceAll(pattern, " ", `\s+`))
 }
