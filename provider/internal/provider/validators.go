@@ -18,8 +18,7 @@ func Scopes() []string { return []string{"submit", "read", "cancel", "admin"} }
 
 // QueueNames are calcgrid's queues, highest priority first
 // (app/internal/tasks.Queues; the provider module cannot import the app's
-// internal packages, and TestQueueNamesMatchTheAPI checks them against a
-// live API).
+// internal packages; TestAccDataSources checks them against a live API).
 func QueueNames() []string { return []string{"high", "medium", "low"} }
 
 // namePattern is what the API accepts for tenant and key names.
