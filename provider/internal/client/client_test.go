@@ -182,3 +182,25 @@ func TestTimeout(t *testing.T) {
 		t.Errorf("err %v after %v", err, time.Since(start))
 	}
 }
+
+func TestInsecureSkipVerify(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"task_types":[]}`)
+	}))
+	defer srv.Close()
+	strict, err := New(Config{Endpoint: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := strict.TaskTypes(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("a self-signed certificate was accepted by default: %v", err)
+	}
+	lax, err := New(Config{Endpoint: srv.URL, InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lax.TaskTypes(context.Background()); err != nil {
+		t.Errorf("insecure_skip_verify: %v", err)
+	}
+}
