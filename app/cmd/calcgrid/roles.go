@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/calcgrid/calcgrid/app/internal/api"
+	"github.com/calcgrid/calcgrid/app/internal/auth"
 	"github.com/calcgrid/calcgrid/app/internal/config"
 	"github.com/calcgrid/calcgrid/app/internal/diagnostic"
 	"github.com/calcgrid/calcgrid/app/internal/finance"
@@ -69,10 +70,20 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stde
 	defer closeStore()
 	reg.SetBudget(budget)
 	logger.Info("api starting", "version", version, "task_types", len(reg.All()), "max_pending", c.MaxPending,
-		"task_memory_bytes", budget.Memory, "task_work_budget", budget.CPU.String(), "slot_cpus", budget.SlotCPUs)
+		"task_memory_bytes", budget.Memory, "task_work_budget", budget.CPU.String(), "slot_cpus", budget.SlotCPUs,
+		"auth", c.Auth.Mode, "admin_token", c.Auth.AdminToken != "")
+	switch {
+	case c.Auth.IDSecret != nil:
+		store.SetIDSecret(c.Auth.IDSecret)
+	case c.Auth.Required():
+		store.UseSharedIDSecret()
+	default:
+		logger.Warn("authentication is off: every request acts as tenant default with every scope")
+	}
 	h := api.New(api.Options{
 		Store: store, Registry: reg, Logger: logger, Instance: c.Instance,
-		MaxPending: c.MaxPending, Weights: c.Weights,
+		MaxPending: c.MaxPending, Weights: c.Weights, AuthRequired: c.Auth.Required(),
+		Auth: auth.NewStore(store.Redis(), c.Auth.AdminToken, tasks.Queues()),
 	})
 	// Cut off from Redis, the API could only answer 503; refusing
 	// connections instead makes nginx send the work, POSTs included, to a

@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/calcgrid/calcgrid/app/internal/auth"
 	"github.com/calcgrid/calcgrid/app/internal/metrics"
 	"github.com/calcgrid/calcgrid/app/internal/serve"
 	"github.com/calcgrid/calcgrid/app/internal/tasks"
@@ -45,6 +46,12 @@ type Options struct {
 	MaxPending int
 	// Weights are reported by GET /v1/queues.
 	Weights map[string]int
+	// AuthRequired makes every /v1 request present an API key; without it
+	// every request acts as tenant default with every scope.
+	AuthRequired bool
+	// Auth holds the keys and tenants; nil: one on Store's Redis client
+	// without a bootstrap admin token.
+	Auth *auth.Store
 }
 
 // API serves the HTTP endpoints.
@@ -53,6 +60,7 @@ type API struct {
 	registry    *prometheus.Registry
 	httpMetrics *metrics.HTTP
 	taskMetrics *metrics.Tasks
+	limiter     *auth.Limiter
 }
 
 // New returns the router with every route mounted.
@@ -66,8 +74,12 @@ func New(opts Options) *chi.Mux {
 		m, err := opts.Store.Memory(ctx)
 		return m.Used, m.Max, err
 	}, opts.Logger))
+	if opts.Auth == nil {
+		opts.Auth = auth.NewStore(opts.Store.Redis(), "", tasks.Queues())
+	}
 	a := &API{
 		Options:     opts,
+		limiter:     auth.NewLimiter(),
 		registry:    reg,
 		httpMetrics: metrics.NewHTTP(reg),
 		taskMetrics: metrics.NewTasks(reg),
@@ -83,12 +95,18 @@ func New(opts Options) *chi.Mux {
 	r.Get("/readyz", serve.Readyz(opts.Store.Ping))
 	r.Method(http.MethodGet, "/metrics", metrics.Handler(reg))
 	r.Route("/v1", func(r chi.Router) {
-		r.Post("/tasks", a.submit)
-		r.Get("/tasks", a.list)
-		r.Get("/tasks/{id}", a.get)
-		r.Delete("/tasks/{id}", a.cancel)
-		r.Get("/task-types", a.taskTypes)
-		r.Get("/queues", a.queues)
+		r.Use(a.authenticate)
+		submit, read, cancel := require(a, auth.ScopeSubmit), require(a, auth.ScopeRead), require(a, auth.ScopeCancel)
+		r.With(submit).Post("/tasks", a.submit)
+		r.With(read).Get("/tasks", a.list)
+		r.With(read).Get("/tasks/{id}", a.get)
+		r.With(cancel).Delete("/tasks/{id}", a.cancel)
+		r.With(read).Get("/task-types", a.taskTypes)
+		r.With(read).Get("/queues", a.queues)
+		r.Route("/admin", func(r chi.Router) {
+			r.Use(require(a, auth.ScopeAdmin))
+			a.admin(r)
+		})
 	})
 	return r
 }
@@ -130,11 +148,17 @@ func (a *API) submit(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	p := principal(r.Context())
+	if err := maySubmitTo(p, sub.Queue); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	if sub.Key, err = idempotencyKey(sub.Key, r); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
 	sub.RequestID = requestID(r.Context())
+	sub.Tenant, sub.KeyID, sub.KeyMaxPending = p.Tenant(), p.Key.ID, p.Key.MaxPending
 	ctx, cancel := storeContext(r)
 	defer cancel()
 	t, created, err := a.Store.Submit(ctx, sub, a.MaxPending)
@@ -178,7 +202,7 @@ func idempotencyKey(body string, r *http.Request) (string, error) {
 func (a *API) get(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := storeContext(r)
 	defer cancel()
-	t, err := a.Store.Get(ctx, taskID(r))
+	t, err := a.Store.GetFor(ctx, tenant(r), taskID(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -198,7 +222,7 @@ func taskID(r *http.Request) string {
 func (a *API) cancel(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := storeContext(r)
 	defer cancel()
-	t, err := a.Store.Cancel(ctx, taskID(r))
+	t, err := a.Store.CancelFor(ctx, tenant(r), taskID(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -220,7 +244,7 @@ type taskList struct {
 
 func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := taskstore.Filter{State: taskstore.State(q.Get("state")), Queue: q.Get("queue"), Limit: defaultLimit}
+	f := taskstore.Filter{State: taskstore.State(q.Get("state")), Queue: q.Get("queue"), Tenant: tenant(r), Limit: defaultLimit}
 	var c tasks.Checks
 	if f.State != "" && !taskstore.ValidState(string(f.State)) {
 		all := taskstore.States()
@@ -306,7 +330,14 @@ func (a *API) taskTypes(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (a *API) queues(w http.ResponseWriter, r *http.Request) {
-	qs, err := a.Store.Queues(a.Weights)
+	ctx, cancel := storeContext(r)
+	defer cancel()
+	weights, err := a.Store.QueueWeights(ctx, a.Weights)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	qs, err := a.Store.Queues(weights)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

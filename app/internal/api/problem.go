@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 
+	"github.com/calcgrid/calcgrid/app/internal/auth"
 	"github.com/calcgrid/calcgrid/app/internal/tasks"
 	"github.com/calcgrid/calcgrid/app/internal/taskstore"
 )
@@ -49,9 +51,38 @@ func validationProblem(w http.ResponseWriter, r *http.Request, errs ...tasks.Fie
 // recognised comes from Redis (down, timing out, out of memory): 503.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ve *tasks.ValidationError
+	var ave *auth.ValidationError
 	var me *malformedError
 	var mbe *http.MaxBytesError
+	var ue *unauthorizedError
+	var fe *forbiddenError
+	var rle *rateLimitedError
 	switch {
+	case errors.As(err, &ue):
+		challenge := `Bearer realm="calcgrid"`
+		if ue.tokenSent {
+			challenge += `, error="invalid_token"`
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
+		writeProblem(w, r, http.StatusUnauthorized, "unauthorized", "Unauthorized", ue.Error(), nil)
+	case errors.As(err, &fe):
+		writeProblem(w, r, http.StatusForbidden, "forbidden", "Forbidden", fe.msg, nil)
+	case errors.As(err, &rle):
+		w.Header().Set("Retry-After", strconv.Itoa(auth.RetryAfter(rle.retry)))
+		writeProblem(w, r, http.StatusTooManyRequests, "rate-limited", "Rate limit exceeded", rle.Error(), nil)
+	case errors.Is(err, taskstore.ErrKeyBusy):
+		w.Header().Set("Retry-After", retryQueueFull)
+		writeProblem(w, r, http.StatusTooManyRequests, "too-many-pending", "Too many unfinished tasks", err.Error(), nil)
+	case errors.As(err, &ave):
+		errs := make([]tasks.FieldError, len(ave.Errors))
+		for i, f := range ave.Errors {
+			errs[i] = tasks.FieldError{Field: f.Field, Message: f.Message}
+		}
+		validationProblem(w, r, errs...)
+	case errors.Is(err, auth.ErrNotFound), errors.Is(err, errUnknownQueue):
+		writeProblem(w, r, http.StatusNotFound, "not-found", "Not found", err.Error(), nil)
+	case errors.Is(err, auth.ErrConflict):
+		writeProblem(w, r, http.StatusConflict, "conflict", "Conflict", err.Error(), nil)
 	case errors.As(err, &ve):
 		validationProblem(w, r, ve.Errors...)
 	case errors.As(err, &me):

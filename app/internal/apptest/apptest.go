@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/calcgrid/calcgrid/app/internal/api"
+	"github.com/calcgrid/calcgrid/app/internal/auth"
 	"github.com/calcgrid/calcgrid/app/internal/config"
 	"github.com/calcgrid/calcgrid/app/internal/redistest"
 	"github.com/calcgrid/calcgrid/app/internal/tasks"
@@ -43,7 +44,13 @@ type Options struct {
 	MaxPending int
 	// Retention is how long finished tasks are kept (default an hour).
 	Retention time.Duration
+	// AuthRequired runs the API with CALCGRID_AUTH=required, the bootstrap
+	// admin token AdminToken and a shared id secret.
+	AuthRequired bool
 }
+
+// AdminToken is the bootstrap admin token of a Stack with AuthRequired.
+const AdminToken = "test-bootstrap-admin-token"
 
 // Logger logs JSON to stderr under go test -v, else nowhere.
 func Logger(t testing.TB) *slog.Logger {
@@ -100,9 +107,15 @@ func Start(t testing.TB, reg *tasks.Registry, o Options) *Stack {
 	s := &Stack{t: t, Redis: srv, Store: newStore(t, Login(srv, "api"), o.Retention),
 		WorkerStore: newStore(t, Login(srv, "worker"), o.Retention), Registry: reg,
 		Logger: recordingLogger(t, logs), Logs: logs}
+	token := ""
+	if o.AuthRequired {
+		token = AdminToken
+		s.Store.UseSharedIDSecret()
+	}
 	s.Server = httptest.NewServer(api.New(api.Options{
 		Store: s.Store, Registry: reg, Logger: s.Logger.With("role", "api"), Instance: "api-test",
 		MaxPending: o.MaxPending, Weights: config.DefaultWeights(),
+		AuthRequired: o.AuthRequired, Auth: auth.NewStore(s.Store.Redis(), token, tasks.Queues()),
 	}))
 	t.Cleanup(s.Server.Close)
 	return s

@@ -134,6 +134,82 @@ type API struct {
 	MaxPending int
 	// Weights is reported by GET /v1/queues (the workers apply it).
 	Weights Weights
+	Auth    Auth
+}
+
+// Auth modes.
+const (
+	AuthRequired = "required"
+	AuthOff      = "off"
+)
+
+// Auth configures the API's access control.
+type Auth struct {
+	// Mode is AuthRequired (every /v1 request needs a key) or AuthOff
+	// (every request acts as tenant default with every scope).
+	Mode string
+	// AdminToken is the bootstrap admin token read from AdminTokenFile
+	// ("" for none). Never log it.
+	AdminToken     string
+	AdminTokenFile string
+	// IDSecret keys task ids (taskstore.Store.ID), read from
+	// IDSecretFile; nil: with auth required the API shares one it keeps
+	// in Redis, with auth off ids stay unkeyed.
+	IDSecret     []byte
+	IDSecretFile string
+}
+
+// Required reports whether requests need a key.
+func (a Auth) Required() bool { return a.Mode == AuthRequired }
+
+// Bounds of the secrets read from files: the admin token is typed or
+// pasted by operators, the id secret is key material.
+const (
+	minAdminToken = 16
+	minIDSecret   = 32
+)
+
+// secretFile registers a flag naming a file that holds a secret of at
+// least minLen bytes (trailing newline trimmed), read into *into.
+func (s *set) secretFile(path *string, into *[]byte, name string, minLen int, text string) {
+	s.str(path, name, "", text)
+	s.checks = append(s.checks, func() error {
+		if *path == "" {
+			return nil
+		}
+		b, err := os.ReadFile(*path)
+		if err != nil {
+			return fmt.Errorf("--%s / %s: %w", name, EnvName(name), err)
+		}
+		b = []byte(strings.TrimRight(string(b), "\r\n"))
+		if len(b) < minLen {
+			return fmt.Errorf("--%s / %s: the file %s must hold at least %d bytes (it holds %d)", name, EnvName(name), *path, minLen, len(b))
+		}
+		*into = b
+		return nil
+	})
+}
+
+func (s *set) auth(a *Auth) {
+	s.str(&a.Mode, "auth", AuthOff, "access control: required (every /v1 request needs an API key) or off (every request acts as tenant default with every scope)")
+	s.checks = append(s.checks, func() error {
+		if a.Mode != AuthRequired && a.Mode != AuthOff {
+			return fmt.Errorf("--auth / %s must be %s or %s (got %q)", EnvName("auth"), AuthRequired, AuthOff, a.Mode)
+		}
+		return nil
+	})
+	var token []byte
+	s.secretFile(&a.AdminTokenFile, &token, "admin-token-file", minAdminToken,
+		"file holding the bootstrap admin token (scope admin, tenant admin); empty: none")
+	s.checks = append(s.checks, func() error {
+		a.AdminToken = string(token)
+		if strings.ContainsAny(a.AdminToken, " \t\r\n") {
+			return fmt.Errorf("--admin-token-file / %s: the token must not contain white space", EnvName("admin-token-file"))
+		}
+		return nil
+	})
+	s.secretFile(&a.IDSecretFile, &a.IDSecret, "id-secret-file", minIDSecret,
+		"file holding the secret task ids are keyed with (HMAC); empty: with auth required, one kept in Redis and shared by every API")
 }
 
 // Worker configures `calcgrid worker`.
@@ -434,6 +510,7 @@ func ParseAPI(args []string, getenv func(string) string, out io.Writer) (API, er
 	s.integer(&c.WorkerConcurrency, "worker-concurrency", 4, 1, 1024, "tasks a worker runs at the same time (set it like the workers')")
 	s.budget(&c.Budget)
 	s.value(c.Weights, "queue-weights", "queue weights reported by GET /v1/queues (set it like the workers')")
+	s.auth(&c.Auth)
 	return c, s.parse(args, getenv)
 }
 

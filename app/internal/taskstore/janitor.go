@@ -36,7 +36,15 @@ local t = redis.call("TIME")
 local now = tonumber(t[1])
 local batch = tonumber(ARGV[4])
 local function drop(id)
-	redis.call("DEL", ARGV[1] .. id, "` + metaPrefix + `" .. id, "` + payloadPrefix + `" .. id)
+	local meta = "` + metaPrefix + `" .. id
+	local owner = redis.call("HMGET", meta, "tenant", "key")
+	-- A task whose metadata is gone has lost its tenant: it leaves
+	-- default's set here, any other's when that set is next counted.
+	redis.call("SREM", "` + tenantTasksPrefix + `" .. (owner[1] or "` + DefaultTenant + `"), id)
+	if owner[2] and owner[2] ~= "" then
+		redis.call("SREM", "` + keyTasksPrefix + `" .. owner[2], id)
+	end
+	redis.call("DEL", ARGV[1] .. id, meta, "` + payloadPrefix + `" .. id)
 end
 local completed = redis.call("ZRANGE", KEYS[1], "-inf", now, "BYSCORE", "LIMIT", 0, batch)
 for _, id in ipairs(completed) do

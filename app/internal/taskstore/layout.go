@@ -124,3 +124,7 @@ func (m asynqMessage) encode() []byte {
 func seconds(d time.Duration) int64 {
 	return int64(math.Ceil(d.Seconds()))
 }
+
+// asynqPaused exists while queue q is paused (base.PausedKey), holding the
+// unix time of the pause.
+func asynqPaused(q string) string { return asynqPrefix(q) + "paused" }

@@ -128,7 +128,7 @@ func (s *Store) Superseded(ctx context.Context, id string, attempt int) (bool, e
 //	KEYS: metadata, payload
 //	ARGV: outcome, the TTLs in ms of completed, failed, cancelled, attempt,
 //	      then the result, if any
-var endScript = redis.NewScript(asynqPrefixLua + `
+var endScript = redis.NewScript(asynqPrefixLua + finishedLua + `
 local attempts = redis.call("HGET", KEYS[1], "attempts")
 if attempts and tonumber(attempts) ~= tonumber(ARGV[5]) then
 	return -1
@@ -138,8 +138,8 @@ if redis.call("EXISTS", KEYS[1]) == 0 then
 	return 0
 end
 local outcome = ARGV[1]
+local id = string.sub(KEYS[1], ` + strconv.Itoa(len(metaPrefix)+1) + `)
 if ARGV[6] then
-	local id = string.sub(KEYS[1], ` + strconv.Itoa(len(metaPrefix)+1) + `)
 	redis.call("HSET", qprefix(redis.call("HGET", KEYS[1], "queue")) .. "t:" .. id, "result", ARGV[6])
 end
 local h = redis.call("HMGET", KEYS[1], "cancelled_at", "ended_at", "created_at", "started_at")
@@ -153,6 +153,7 @@ if not h[2] then
 	redis.call("HSET", KEYS[1], "ended_at", string.format("%d", now))
 end
 redis.call("HSET", KEYS[1], "outcome", outcome)
+finished(KEYS[1], id, outcome == "completed" and not h[2])
 local ttl = ARGV[4]
 if outcome == "completed" then
 	ttl = ARGV[2]

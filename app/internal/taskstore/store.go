@@ -9,6 +9,7 @@ package taskstore
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -18,6 +19,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,6 +37,9 @@ var (
 	ErrKeyReused = errors.New("idempotency key was already used for a different submission")
 	ErrFinished  = errors.New("task has already finished")
 	ErrCursor    = errors.New("invalid cursor")
+	// ErrKeyBusy: the submitting API key already has its max_pending
+	// unfinished tasks.
+	ErrKeyBusy = errors.New("too many unfinished tasks for this key")
 )
 
 // idNamespace makes task ids UUIDv5 of the idempotency key: the same key
@@ -69,6 +74,11 @@ const (
 	// fNonce is random per Submit call: it tells the call that created a
 	// task from any other, even one carrying the same request id.
 	fNonce = "nonce"
+	// fTenant owns the task (DefaultTenant when absent: tasks written
+	// before tenants existed); fKey is the id of the API key that
+	// submitted it ("" without one).
+	fTenant = "tenant"
+	fKey    = "key"
 	// The scripts also keep "outcome": the final state a worker recorded
 	// (completed, failed or cancelled) just before asynq records it; a task
 	// run again after its worker died in between replays it instead of
@@ -77,7 +87,7 @@ const (
 
 type meta struct {
 	queue, requestID, fingerprint     string
-	nonce                             string
+	nonce, tenant                     string
 	createdAt, startedAt, cancelledAt time.Time
 	endedAt                           time.Time
 	attempts                          int
@@ -85,7 +95,10 @@ type meta struct {
 }
 
 func parseMeta(h map[string]string) meta {
-	m := meta{queue: h[fQueue], requestID: h[fRequestID], fingerprint: h[fFingerprint], nonce: h[fNonce]}
+	m := meta{queue: h[fQueue], requestID: h[fRequestID], fingerprint: h[fFingerprint], nonce: h[fNonce], tenant: h[fTenant]}
+	if m.tenant == "" {
+		m.tenant = DefaultTenant
+	}
 	m.createdAt = parseTime(h[fCreatedAt])
 	m.startedAt = parseTime(h[fStartedAt])
 	m.cancelledAt = parseTime(h[fCancelledAt])
@@ -140,6 +153,7 @@ type Store struct {
 	inspector *asynq.Inspector
 	retention Retention
 	mem       memoryCache
+	idSecret  idSecret
 }
 
 // New returns a Store on rdb keeping finished tasks for r. The caller
@@ -175,6 +189,20 @@ type Submission struct {
 	// Key identifies the submission: the same key never creates two tasks.
 	Key       string
 	RequestID string
+	// Tenant owns the task: the key above is scoped to it (DefaultTenant
+	// when empty).
+	Tenant string
+	// KeyID is the API key submitting ("" for none); KeyMaxPending > 0
+	// bounds that key's unfinished tasks (ErrKeyBusy).
+	KeyID         string
+	KeyMaxPending int
+}
+
+func (s Submission) tenant() string {
+	if s.Tenant == "" {
+		return DefaultTenant
+	}
+	return s.Tenant
 }
 
 func (s Submission) fingerprint() string {
@@ -184,31 +212,113 @@ func (s Submission) fingerprint() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// IDFor is the task id a submission key maps to.
+// IDFor is the task id a submission key of DefaultTenant maps to on a
+// Store without an id secret.
 func IDFor(key string) string { return uuid.NewSHA1(idNamespace, []byte(key)).String() }
+
+// ID is the task id the submission key of tenant maps to. With an id secret
+// (SetIDSecret) it is HMAC-SHA256(secret, tenant NUL key) shaped as a UUID
+// (version 8): no one without the secret can derive a task's id from its
+// key, and two tenants' equal keys name two tasks. Without one it is a
+// UUIDv5 (IDFor for DefaultTenant, the ids of tasks written before tenants
+// existed): fine while one tenant is everyone, which is what running
+// without a secret is for (CALCGRID_AUTH=off).
+func (s *Store) ID(ctx context.Context, tenant, key string) (string, error) {
+	if tenant == "" {
+		tenant = DefaultTenant
+	}
+	secret, err := s.secret(ctx)
+	if err != nil {
+		return "", err
+	}
+	if secret == nil {
+		if tenant == DefaultTenant {
+			return IDFor(key), nil
+		}
+		return uuid.NewSHA1(idNamespace, []byte(tenant+"\x00"+key)).String(), nil
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(tenant))
+	m.Write([]byte{0})
+	m.Write([]byte(key))
+	var u uuid.UUID
+	copy(u[:], m.Sum(nil))
+	u[6] = u[6]&0x0f | 0x80 // version 8: custom
+	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
+	return u.String(), nil
+}
+
+// SetIDSecret makes task ids keyed hashes under secret (see ID). Call it
+// before the Store is used; every API replica must hold the same secret.
+func (s *Store) SetIDSecret(secret []byte) { s.idSecret.value = slices.Clone(secret) }
+
+// UseSharedIDSecret makes task ids keyed hashes under a secret kept in
+// Redis (sharedSecretKey), made by the first API that needs it and read by
+// the others on their first submission: every replica keys ids alike
+// without a secret to deploy. Anyone who can read it can read every task
+// in Redis anyway. Call it before the Store is used.
+func (s *Store) UseSharedIDSecret() { s.idSecret.shared = true }
+
+// sharedSecretKey holds the shared id secret (hex).
+const sharedSecretKey = "calcgrid:id-secret"
+
+// idSecret is the secret task ids are keyed with.
+type idSecret struct {
+	shared bool
+	mu     sync.Mutex
+	value  []byte
+}
+
+// secret returns the id secret, nil for none, loading a shared one once.
+func (s *Store) secret(ctx context.Context) ([]byte, error) {
+	s.idSecret.mu.Lock()
+	defer s.idSecret.mu.Unlock()
+	if s.idSecret.value != nil || !s.idSecret.shared {
+		return s.idSecret.value, nil
+	}
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	if err := s.rdb.SetNX(ctx, sharedSecretKey, hex.EncodeToString(b[:]), 0).Err(); err != nil {
+		return nil, fmt.Errorf("create the id secret: %w", err)
+	}
+	v, err := s.rdb.Get(ctx, sharedSecretKey).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read the id secret: %w", err)
+	}
+	secret, err := hex.DecodeString(v)
+	if err != nil || len(secret) < 32 {
+		return nil, fmt.Errorf("the id secret in %s is not 32 bytes in hex", sharedSecretKey)
+	}
+	s.idSecret.value = secret
+	return secret, nil
+}
 
 // submitScript accepts a submission in one atomic step: asynq's record
 // (what asynq's client.Enqueue writes: the task hash, the pending list, the
 // queue set), calcgrid's metadata and the payload, or nothing.
 //
 //	KEYS: metadata, payload, asynq's task key and pending list in the
-//	      submission's queue, asynq's queue set
+//	      submission's queue, asynq's queue set, the tenant's and the API
+//	      key's sets of unfinished tasks, the queue's settings
 //	ARGV: id, queue, fingerprint, request id, encoded TaskMessage, payload,
-//	      max pending, nonce, then every queue name
+//	      max pending, nonce, tenant, API key id, the key's max pending,
+//	      then every queue name
 //
 // It answers {0, fingerprint} when the key already names a task (both
-// records exist), {1, pending} when the queue is full, {2, created_at} once
+// records exist), {1, pending, limit} when the queue is full (the queue's
+// max_pending setting, else ARGV's; 0 admits nothing), {4, unfinished}
+// when the API key has its max pending unfinished tasks, {2, created_at} once
 // accepted. A record the key left behind alone — metadata whose asynq task
 // is gone, or a finished asynq task whose metadata expired — belongs to no
 // visible task: it is removed and the key reused. A live asynq task without
 // metadata is refused ({3, state}): nothing calcgrid writes leaves one.
-var submitScript = redis.NewScript(asynqPrefixLua + `
+var submitScript = redis.NewScript(asynqPrefixLua + unfinishedLua + `
 local id = ARGV[1]
 local old = redis.call("HGET", KEYS[1], "queue")
 if old and redis.call("EXISTS", qprefix(old) .. "t:" .. id) == 1 then
 	return {0, redis.call("HGET", KEYS[1], "fingerprint")}
 end
-for i = 9, #ARGV do
+for i = 12, #ARGV do
 	local p = qprefix(ARGV[i])
 	local state = redis.call("HGET", p .. "t:" .. id, "state")
 	if state == "completed" or state == "archived" then
@@ -218,19 +328,36 @@ for i = 9, #ARGV do
 		return {3, state}
 	end
 end
+local limit = tonumber(ARGV[7])
+if limit > 0 then
+	local set = tonumber(redis.call("HGET", KEYS[8], "max_pending"))
+	if set and set > 0 then
+		limit = set
+	end
+end
 local pending = redis.call("LLEN", KEYS[4])
-if pending >= tonumber(ARGV[7]) then
-	return {1, pending}
+if pending >= limit then
+	return {1, pending, limit}
+end
+if tonumber(ARGV[11]) > 0 then
+	local waiting, active = unfinished(KEYS[7])
+	if waiting + active >= tonumber(ARGV[11]) then
+		return {4, waiting + active}
+	end
 end
 local t = redis.call("TIME")
 local now = t[1] .. string.format("%06d", t[2])
 redis.call("DEL", KEYS[1], KEYS[2])
 redis.call("HSET", KEYS[1], "queue", ARGV[2], "request_id", ARGV[4], "created_at", now, "fingerprint", ARGV[3],
-	"nonce", ARGV[8])
+	"nonce", ARGV[8], "tenant", ARGV[9], "key", ARGV[10])
 redis.call("SET", KEYS[2], ARGV[6])
 redis.call("HSET", KEYS[3], "msg", ARGV[5], "state", "pending", "pending_since", now .. "000")
 redis.call("LPUSH", KEYS[4], id)
 redis.call("SADD", KEYS[5], ARGV[2])
+redis.call("SADD", KEYS[6], id)
+if ARGV[10] ~= "" then
+	redis.call("SADD", KEYS[7], id)
+end
 return {2, now}
 `)
 
@@ -239,7 +366,10 @@ return {2, now}
 // checked inside the same atomic step, so concurrent submitters cannot
 // overshoot it.
 func (s *Store) Submit(ctx context.Context, sub Submission, maxPending int) (t Task, created bool, err error) {
-	id := IDFor(sub.Key)
+	id, err := s.ID(ctx, sub.tenant(), sub.Key)
+	if err != nil {
+		return Task{}, false, err
+	}
 	fp := sub.fingerprint()
 	// A full Redis still answers for keys that name a task: the script
 	// then admits nothing new (a limit of 0).
@@ -254,9 +384,11 @@ func (s *Store) Submit(ctx context.Context, sub Submission, maxPending int) (t T
 		Type: sub.Type, ID: id, Queue: sub.Queue, Headers: map[string]string{fRequestID: sub.RequestID},
 		Retry: sub.MaxRetry, Timeout: sub.Timeout + TimeoutGrace, Retention: s.retention.Completed,
 	}
-	keys := []string{metaKey(id), payloadKey(id), asynqTaskKey(sub.Queue, id), asynqPending(sub.Queue), asynqQueues}
+	keys := []string{metaKey(id), payloadKey(id), asynqTaskKey(sub.Queue, id), asynqPending(sub.Queue), asynqQueues,
+		tenantTasksKey(sub.tenant()), keyTasksKey(sub.KeyID), queueSettingsKey(sub.Queue)}
 	nonce := newNonce()
-	args := []any{id, sub.Queue, fp, sub.RequestID, msg.encode(), []byte(sub.Payload), limit, nonce}
+	args := []any{id, sub.Queue, fp, sub.RequestID, msg.encode(), []byte(sub.Payload), limit, nonce,
+		sub.tenant(), sub.KeyID, max(0, sub.KeyMaxPending)}
 	for _, q := range tasks.Queues() {
 		args = append(args, q)
 	}
@@ -282,12 +414,14 @@ func (s *Store) Submit(ctx context.Context, sub Submission, maxPending int) (t T
 			if full != nil {
 				return Task{}, false, full
 			}
-			return Task{}, false, fmt.Errorf("%w: %s holds %v pending tasks (limit %d)", ErrQueueFull, sub.Queue, res[1], maxPending)
+			return Task{}, false, fmt.Errorf("%w: %s holds %v pending tasks (limit %v)", ErrQueueFull, sub.Queue, res[1], res[2])
+		case 4:
+			return Task{}, false, fmt.Errorf("%w: it has %v unfinished tasks (limit %d)", ErrKeyBusy, res[1], sub.KeyMaxPending)
 		case 2:
 			created, _ := res[1].(string)
 			return build(&asynq.TaskInfo{
 				ID: id, Queue: sub.Queue, Type: sub.Type, State: asynq.TaskStatePending, MaxRetry: sub.MaxRetry,
-			}, meta{queue: sub.Queue, requestID: sub.RequestID, fingerprint: fp, createdAt: parseTime(created)}), true, nil
+			}, meta{queue: sub.Queue, requestID: sub.RequestID, fingerprint: fp, tenant: sub.tenant(), createdAt: parseTime(created)}), true, nil
 		default:
 			return Task{}, false, fmt.Errorf("%w (task %s is %v in asynq but has no metadata)", ErrKeyReused, id, res[1])
 		}
@@ -416,10 +550,37 @@ func waiting(st asynq.TaskState) bool {
 	return st == asynq.TaskStatePending || st == asynq.TaskStateScheduled || st == asynq.TaskStateRetry
 }
 
-// Get returns the task with id.
+// Get returns the task with id, whichever tenant owns it.
 func (s *Store) Get(ctx context.Context, id string) (Task, error) {
 	t, _, err := s.load(ctx, id)
 	return t, err
+}
+
+// GetFor returns the task with id if tenant owns it: another tenant's task
+// is ErrNotFound, exactly as a missing one.
+func (s *Store) GetFor(ctx context.Context, tenant, id string) (Task, error) {
+	t, m, err := s.load(ctx, id)
+	if err != nil {
+		return Task{}, err
+	}
+	if m.tenant != tenant {
+		return Task{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return t, nil
+}
+
+// CancelFor cancels the task with id if tenant owns it (see Cancel);
+// another tenant's task is ErrNotFound, exactly as a missing one. A task's
+// tenant never changes: its id is derived from it (ID).
+func (s *Store) CancelFor(ctx context.Context, tenant, id string) (Task, error) {
+	m, err := s.meta(ctx, id)
+	if err != nil {
+		return Task{}, err
+	}
+	if m.tenant != tenant {
+		return Task{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return s.Cancel(ctx, id)
 }
 
 // cancelScript sets a live task's cancel flag in one step with reading
@@ -434,7 +595,7 @@ func (s *Store) Get(ctx context.Context, id string) (Task, error) {
 //
 // It answers the state after the call: gone, completed, failed, cancelled
 // or active.
-var cancelScript = redis.NewScript(asynqPrefixLua + `
+var cancelScript = redis.NewScript(asynqPrefixLua + finishedLua + `
 local id = ARGV[1]
 local q = redis.call("HGET", KEYS[1], "queue")
 if not q then
@@ -476,6 +637,7 @@ redis.call("HSET", p .. "t:" .. id, "state", "archived")
 redis.call("HSET", KEYS[1], "ended_at", now, "outcome", "cancelled")
 redis.call("PEXPIRE", KEYS[1], ARGV[2])
 redis.call("DEL", KEYS[2])
+finished(KEYS[1], id)
 return "cancelled"
 `)
 
@@ -548,7 +710,11 @@ func (s *Store) Queues(weights map[string]int) ([]QueueStats, error) {
 type Filter struct {
 	State State
 	Queue string
-	Limit int
+	// Tenant keeps only its tasks ("" keeps every tenant's). Pages are
+	// read from asynq's lists and filtered, so a tenant with few tasks
+	// among many may get short pages; only an empty cursor means the end.
+	Tenant string
+	Limit  int
 }
 
 // cursor is the position of the next page: a (queue, asynq list) pair of the
@@ -663,7 +829,7 @@ func (s *Store) List(ctx context.Context, f Filter, after string) ([]Task, strin
 		} else {
 			c.Pair, c.Page = c.Pair+1, 1
 		}
-		page, err := s.withMeta(ctx, infos)
+		page, err := s.withMeta(ctx, infos, f.Tenant)
 		if err != nil {
 			return nil, "", err
 		}
@@ -683,8 +849,9 @@ func (s *Store) List(ctx context.Context, f Filter, after string) ([]Task, strin
 }
 
 // withMeta reads the metadata of infos in one round trip; a task whose
-// metadata is gone (it is expiring) is left out, as Get would not find it.
-func (s *Store) withMeta(ctx context.Context, infos []*asynq.TaskInfo) ([]Task, error) {
+// metadata is gone (it is expiring) is left out, as Get would not find it,
+// and so is one another tenant owns unless tenant is "".
+func (s *Store) withMeta(ctx context.Context, infos []*asynq.TaskInfo, tenant string) ([]Task, error) {
 	if len(infos) == 0 {
 		return nil, nil
 	}
@@ -699,7 +866,7 @@ func (s *Store) withMeta(ctx context.Context, infos []*asynq.TaskInfo) ([]Task, 
 	}
 	out := make([]Task, 0, len(infos))
 	for i, info := range infos {
-		if m := parseMeta(cmds[i].Val()); m.queue == info.Queue {
+		if m := parseMeta(cmds[i].Val()); m.queue == info.Queue && (tenant == "" || m.tenant == tenant) {
 			out = append(out, build(info, m))
 		}
 	}

@@ -112,9 +112,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 
+	weights := w.weights(ctx)
 	srv := asynq.NewServerFromRedisClient(w.opts.Store.Redis(), asynq.Config{
 		Concurrency:              w.opts.Concurrency,
-		Queues:                   w.opts.Weights,
+		Queues:                   weights,
 		StrictPriority:           w.opts.StrictPriority,
 		TaskCheckInterval:        taskCheckInterval,
 		DelayedTaskCheckInterval: delayedTaskCheckInterval,
@@ -131,7 +132,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	w.logger.Info("worker started", "concurrency", w.opts.Concurrency, "queues", w.opts.Weights,
+	w.logger.Info("worker started", "concurrency", w.opts.Concurrency, "queues", weights,
 		"strict_priority", w.opts.StrictPriority, "task_types", len(w.opts.Registry.All()))
 
 	sweepEvery := w.opts.SweepInterval
@@ -173,6 +174,27 @@ func (w *Worker) Run(ctx context.Context) error {
 	stopHTTP()
 	w.logger.Info("worker stopped")
 	return err
+}
+
+// weightsTimeout bounds reading the queue weights an admin set.
+const weightsTimeout = 2 * time.Second
+
+// weights are the queue weights this worker runs with: those an admin set
+// through the API (PATCH /v1/admin/queues/{name}, kept in Redis) over the
+// configured ones. They are read once, at start: asynq cannot change a
+// running server's weights, and restarting it would requeue or wait out
+// the tasks it runs, so a new weight applies as workers restart (a rolling
+// restart applies it everywhere). The configured weights are used when
+// Redis cannot be read.
+func (w *Worker) weights(ctx context.Context) map[string]int {
+	ctx, cancel := context.WithTimeout(ctx, weightsTimeout)
+	defer cancel()
+	weights, err := w.opts.Store.QueueWeights(ctx, w.opts.Weights)
+	if err != nil {
+		w.logger.Warn("could not read the queue weights set through the API; using the configured ones", "error", err)
+		return w.opts.Weights
+	}
+	return weights
 }
 
 // every runs fn every interval until ctx ends.
