@@ -54,6 +54,11 @@ func TestAccPlanTimeValidation(t *testing.T) {
 			PlanOnly:    true,
 			ExpectError: wrapped(`(?s)weight.*between 1 and 100`),
 		},
+		resource.TestStep{
+			Config:      withProvider(t, `resource "calcgrid_queue" "q" {`+"\n name = \"low\"\n max_pending = 0\n}"),
+			PlanOnly:    true,
+			ExpectError: wrapped(`(?s)max_pending.*at least 1`),
+		},
 	)
 	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: protoV6Factories, Steps: steps})
 }

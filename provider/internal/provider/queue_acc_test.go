@@ -23,6 +23,8 @@ func TestAccQueueDrift(t *testing.T) {
 		}
 		return q
 	}
+	// The environment's settings of low, as the API reports them untouched.
+	before := queue("low")
 	cfg := withProvider(t, example(t, "resources/calcgrid_queue/resource.tf"))
 	resumed := withProvider(t, `
 resource "calcgrid_queue" "low" {
@@ -38,8 +40,8 @@ resource "calcgrid_queue" "high" {
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6Factories,
 		CheckDestroy: func(*terraform.State) error {
-			if q := queue("low"); q["paused"] != false || q["max_pending"] != float64(0) {
-				return fmt.Errorf("queue low after destroy: %v, want resumed with max_pending 0", q)
+			if q := queue("low"); q["paused"] != false || q["max_pending"] != before["max_pending"] {
+				return fmt.Errorf("queue low after destroy: %v, want resumed with the environment's cap %v", q, before["max_pending"])
 			}
 			return nil
 		},
@@ -50,6 +52,8 @@ resource "calcgrid_queue" "high" {
 					resource.TestCheckResourceAttr("calcgrid_queue.low", "paused", "true"),
 					resource.TestCheckResourceAttr("calcgrid_queue.low", "max_pending", "2000"),
 					resource.TestCheckResourceAttrSet("calcgrid_queue.low", "weight"),
+					// unset: reported, not managed
+					resource.TestCheckResourceAttr("calcgrid_queue.high", "max_pending", fmt.Sprint(before["max_pending"])),
 					resource.TestCheckResourceAttr("calcgrid_queue.high", "weight", "8"),
 					resource.TestCheckResourceAttr("calcgrid_queue.high", "paused", "false"),
 					func(*terraform.State) error {

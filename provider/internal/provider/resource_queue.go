@@ -9,7 +9,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -44,8 +43,8 @@ func (r *queueResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 		MarkdownDescription: "The settings of one of calcgrid's queues (`" + strings.Join(QueueNames(), "`, `") + "`), which always exist: " +
 			"creating the resource takes the queue over and applies the settings, and every refresh reads the live settings, " +
 			"so a change made outside Terraform (a pause through the admin API) shows in the next plan and `apply` reverts it. " +
-			"Destroying the resource hands the queue back to the environment's defaults: it is resumed and `max_pending` is set to `0` " +
-			"(the environment's cap). The weight stays as last applied, since the admin API has no value that means the environment's weight.",
+			"Destroying the resource hands the queue back: it is resumed and its cap goes back to the environment's (`max_pending` 0 in the admin API). " +
+			"The weight stays as last applied, since the admin API has no value that means the environment's weight.",
 		Attributes: map[string]schema.Attribute{
 			"name": schema.StringAttribute{
 				Required:            true,
@@ -58,9 +57,12 @@ func (r *queueResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 				MarkdownDescription: "Whether workers stop taking the queue's tasks (submissions are still accepted and wait). Defaults to `false`.",
 			},
 			"max_pending": schema.Int64Attribute{
-				Optional: true, Computed: true, Default: int64default.StaticInt64(0),
-				MarkdownDescription: "Pending tasks above which submissions to the queue are refused (429). `0`, the default, is the environment's cap.",
-				Validators:          []validator.Int64{int64validator.AtLeast(0)},
+				Optional: true, Computed: true,
+				MarkdownDescription: "Pending tasks above which submissions to the queue are refused (429), at least 1. Unset, the queue keeps the cap " +
+					"it has (the environment's, unless changed) and Terraform only reports it: the API shows the cap in force, so a cap equal " +
+					"to the environment's cannot be told from no cap set.",
+				Validators:    []validator.Int64{int64validator.AtLeast(1)},
+				PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
 			},
 			"weight": schema.Int64Attribute{
 				Optional: true, Computed: true,
@@ -82,10 +84,13 @@ func queueState(q *client.Queue) queueModel {
 		MaxPending: types.Int64Value(q.MaxPending), Weight: types.Int64Value(q.Weight)}
 }
 
-// apply sends the planned settings; an unknown weight (unset on create) is
-// left as the queue has it.
+// apply sends the planned settings; an unknown max_pending or weight (unset
+// on create) is left as the queue has it.
 func (r *queueResource) apply(ctx context.Context, plan queueModel) (*client.Queue, error) {
-	u := client.QueueUpdate{Paused: plan.Paused.ValueBoolPointer(), MaxPending: plan.MaxPending.ValueInt64Pointer()}
+	u := client.QueueUpdate{Paused: plan.Paused.ValueBoolPointer()}
+	if !plan.MaxPending.IsUnknown() && !plan.MaxPending.IsNull() {
+		u.MaxPending = plan.MaxPending.ValueInt64Pointer()
+	}
 	if !plan.Weight.IsUnknown() && !plan.Weight.IsNull() {
 		u.Weight = plan.Weight.ValueInt64Pointer()
 	}
@@ -138,7 +143,8 @@ func (r *queueResource) Update(ctx context.Context, req resource.UpdateRequest, 
 	resp.Diagnostics.Append(resp.State.Set(ctx, queueState(q))...)
 }
 
-// Delete resumes the queue and gives it back the environment's cap.
+// Delete resumes the queue and gives it back the environment's cap
+// (max_pending 0 in the admin API).
 func (r *queueResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state queueModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
