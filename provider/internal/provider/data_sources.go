@@ -40,7 +40,8 @@ func (d *taskTypesDataSource) Metadata(_ context.Context, req datasource.Metadat
 func (d *taskTypesDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "The task types this calcgrid environment runs (GET /v1/task-types), e.g. to check that a client's type exists " +
-			"or to give a key exactly the priorities of the types it submits.",
+			"or to give a key exactly the priorities of the types it submits. Needs the `read` scope: the bootstrap admin token has `admin` only, " +
+			"so give the provider an admin key that may also read (403 otherwise).",
 		Attributes: map[string]schema.Attribute{
 			"task_types": schema.ListNestedAttribute{
 				Computed:            true,
