@@ -84,14 +84,16 @@ func (p *calcgridProvider) Configure(ctx context.Context, req provider.Configure
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	unknown := map[string]bool{
-		"endpoint": cfg.Endpoint.IsUnknown(), "token": cfg.Token.IsUnknown(),
-		"timeout": cfg.Timeout.IsUnknown(), "insecure_skip_verify": cfg.InsecureSkipVerify.IsUnknown(),
-	}
-	for name, u := range unknown {
-		if u {
-			resp.Diagnostics.AddAttributeError(path.Root(name), "Unknown calcgrid provider setting",
-				fmt.Sprintf("%s is only known after apply; the provider needs it to plan. Set it from a value known at plan time.", name))
+	for _, a := range []struct {
+		name    string
+		unknown bool
+	}{
+		{"endpoint", cfg.Endpoint.IsUnknown()}, {"token", cfg.Token.IsUnknown()},
+		{"timeout", cfg.Timeout.IsUnknown()}, {"insecure_skip_verify", cfg.InsecureSkipVerify.IsUnknown()},
+	} {
+		if a.unknown {
+			resp.Diagnostics.AddAttributeError(path.Root(a.name), "Unknown calcgrid provider setting",
+				fmt.Sprintf("%s is only known after apply; the provider needs it to plan. Set it from a value known at plan time.", a.name))
 		}
 	}
 	if resp.Diagnostics.HasError() {

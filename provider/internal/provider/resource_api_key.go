@@ -150,9 +150,9 @@ func (m apiKeyModel) settings(ctx context.Context, diags *diag.Diagnostics) clie
 	return u
 }
 
-// fromAPI sets m from the API's view of the key. prior is the configured or
-// stored expires_at: kept when it names the same instant, so that
-// +02:00 and Z spellings do not show as changes.
+// fromAPI sets m from the API's view of the key. m's own expires_at (the
+// planned or stored one) is kept when it names the same instant, so that
+// +02:00 and Z spellings of one time do not show as changes.
 func (m *apiKeyModel) fromAPI(k *client.Key, diags *diag.Diagnostics) {
 	m.ID = types.StringValue(k.ID)
 	m.Tenant = types.StringValue(k.Tenant)
