@@ -68,3 +68,24 @@ func TestAccPlanTimeValidation(t *testing.T) {
 func wrapped(pattern string) *regexp.Regexp {
 	return regexp.MustCompile(strings.ReplaceAll(pattern, " ", `\s+`))
 }
+
+// TestAccMissingSettings: no endpoint or no token fails before any request,
+// naming the setting and its environment variable.
+func TestAccMissingSettings(t *testing.T) {
+	startStack(t)
+	cfg := withProvider(t, example(t, "resources/calcgrid_tenant/resource.tf"))
+	t.Run("endpoint", func(t *testing.T) {
+		t.Setenv(EnvEndpoint, "")
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: protoV6Factories,
+			Steps:                    []resource.TestStep{{Config: cfg, ExpectError: wrapped(`(?s)Missing calcgrid endpoint.*CALCGRID_ENDPOINT`)}},
+		})
+	})
+	t.Run("token", func(t *testing.T) {
+		t.Setenv(EnvToken, "")
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: protoV6Factories,
+			Steps:                    []resource.TestStep{{Config: cfg, ExpectError: wrapped(`(?s)Missing calcgrid token.*CALCGRID_TOKEN`)}},
+		})
+	})
+}
