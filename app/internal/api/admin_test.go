@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -279,6 +280,13 @@ func TestPausedQueueStopsItsTasks(t *testing.T) {
 	if !strings.Contains(compact(t, r.Body), `"usage":{"pending":0,"active":0,"completed_today":2}`) {
 		t.Errorf("usage after both completed: %s", r.Body)
 	}
+	// API and worker did all of it as their Redis users (modules/redis/acl.txt).
+	for _, l := range e.Logs.Lines(func(l apptest.Line) bool {
+		s := fmt.Sprint(l)
+		return strings.Contains(s, "NOPERM") || strings.Contains(s, "can't run this command")
+	}) {
+		t.Errorf("logged a refusal: %v", l)
+	}
 }
 
 // TestAuthOff: without authentication every request is tenant default
@@ -298,5 +306,26 @@ func TestAuthOff(t *testing.T) {
 	}
 	if r := e.Do(http.MethodGet, "/v1/tasks/"+task.ID, "", bearer("cgk_nonsense")...); r.Status != http.StatusOK {
 		t.Errorf("GET with a bogus key and auth off: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestWorkerTakesWeightsAtStart: a worker runs with the weights set
+// through the admin API when it starts (the configured ones elsewhere).
+func TestWorkerTakesWeightsAtStart(t *testing.T) {
+	e := newAuthEnv(t)
+	if r := e.admin(http.MethodPatch, "/v1/admin/queues/low", `{"weight":4}`); r.Status != http.StatusOK {
+		t.Fatalf("patch: %d %s", r.Status, r.Body)
+	}
+	e.StartWorker(1, false)
+	var lines []apptest.Line
+	for deadline := time.Now().Add(5 * time.Second); len(lines) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the worker did not start")
+		}
+		lines = e.Logs.Lines(func(l apptest.Line) bool { return l.Msg() == "worker started" })
+	}
+	queues, _ := lines[0]["queues"].(map[string]any)
+	if queues["low"] != 4.0 || queues["high"] != 6.0 || queues["medium"] != 3.0 {
+		t.Errorf("worker started with queues %v, want high 6, medium 3, low 4", queues)
 	}
 }

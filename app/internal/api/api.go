@@ -1,6 +1,9 @@
 // Package api is calcgrid's HTTP API: submit tasks, read their state,
 // progress and results, list and cancel them, and describe the task types
-// and queues. Errors are RFC 9457 problem documents.
+// and queues; under /v1/admin, manage tenants, API keys and queue settings
+// (admin.go). With authentication required every /v1 request presents an
+// API key whose scopes, limits and tenant apply (auth.go). Errors are RFC
+// 9457 problem documents.
 package api
 
 import (

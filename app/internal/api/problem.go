@@ -51,7 +51,6 @@ func validationProblem(w http.ResponseWriter, r *http.Request, errs ...tasks.Fie
 // recognised comes from Redis (down, timing out, out of memory): 503.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ve *tasks.ValidationError
-	var ave *auth.ValidationError
 	var me *malformedError
 	var mbe *http.MaxBytesError
 	var ue *unauthorizedError
@@ -73,12 +72,6 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, taskstore.ErrKeyBusy):
 		w.Header().Set("Retry-After", retryQueueFull)
 		writeProblem(w, r, http.StatusTooManyRequests, "too-many-pending", "Too many unfinished tasks", err.Error(), nil)
-	case errors.As(err, &ave):
-		errs := make([]tasks.FieldError, len(ave.Errors))
-		for i, f := range ave.Errors {
-			errs[i] = tasks.FieldError{Field: f.Field, Message: f.Message}
-		}
-		validationProblem(w, r, errs...)
 	case errors.Is(err, auth.ErrNotFound), errors.Is(err, errUnknownQueue):
 		writeProblem(w, r, http.StatusNotFound, "not-found", "Not found", err.Error(), nil)
 	case errors.Is(err, auth.ErrConflict):

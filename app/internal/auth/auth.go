@@ -21,6 +21,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/calcgrid/calcgrid/app/internal/tasks"
 )
 
 // Scope is a permission a key holds.
@@ -76,8 +78,6 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: the tenant exists, or still has keys (409).
 	ErrConflict = errors.New("conflict")
-	// ErrUnknownTenant: a key names a tenant that does not exist (422).
-	ErrUnknownTenant = errors.New("unknown tenant")
 )
 
 // Key is an API key as the admin API shows it; the secret is never stored.
@@ -131,22 +131,6 @@ func bootstrap() Principal {
 	return Principal{Key: Key{Tenant: AdminTenant, Name: "bootstrap", Scopes: []Scope{ScopeAdmin}}}
 }
 
-// FieldError is one invalid field of a key or tenant request.
-type FieldError struct {
-	Field, Message string
-}
-
-// ValidationError lists the invalid fields of a request (422).
-type ValidationError struct{ Errors []FieldError }
-
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Errors))
-	for i, f := range e.Errors {
-		parts[i] = f.Field + " " + f.Message
-	}
-	return strings.Join(parts, "; ")
-}
-
 // KeySpec is what an admin sets on a key; nil fields of a patch are left
 // as they are.
 type KeySpec struct {
@@ -170,10 +154,8 @@ const (
 // validate checks spec for creation (create: tenant, name and scopes
 // required) or a patch, against the queue names.
 func (s KeySpec) validate(create bool, queues []string) error {
-	var errs []FieldError
-	add := func(field, format string, args ...any) {
-		errs = append(errs, FieldError{field, fmt.Sprintf(format, args...)})
-	}
+	var c tasks.Checks
+	add := c.Add
 	if create {
 		if s.Tenant == nil {
 			add("tenant", "is required")
@@ -215,8 +197,8 @@ func (s KeySpec) validate(create bool, queues []string) error {
 			}
 		}
 	}
-	if len(errs) > 0 {
-		return &ValidationError{Errors: errs}
+	if errs := c.Errors(); len(errs) > 0 {
+		return &tasks.ValidationError{Errors: errs}
 	}
 	return nil
 }

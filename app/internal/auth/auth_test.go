@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/calcgrid/calcgrid/app/internal/tasks"
 )
 
 func TestSecretAndID(t *testing.T) {
@@ -91,7 +93,7 @@ func TestKeySpecValidate(t *testing.T) {
 	} {
 		err := c.spec.validate(c.create, queues)
 		var got []string
-		if ve, ok := err.(*ValidationError); ok {
+		if ve, ok := err.(*tasks.ValidationError); ok {
 			for _, f := range ve.Errors {
 				got = append(got, f.Field)
 			}

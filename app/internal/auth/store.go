@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/calcgrid/calcgrid/app/internal/tasks"
 )
 
 // Redis layout. One Redis, not Cluster: the scripts derive some key names
@@ -194,7 +196,7 @@ func (s *Store) CreateKey(ctx context.Context, spec KeySpec) (Key, string, error
 		return Key{}, "", fmt.Errorf("create key: %w", err)
 	}
 	if n == 0 {
-		return Key{}, "", &ValidationError{Errors: []FieldError{{"tenant", fmt.Sprintf("unknown tenant %q (create it first)", k.Tenant)}}}
+		return Key{}, "", &tasks.ValidationError{Errors: []tasks.FieldError{{Field: "tenant", Message: fmt.Sprintf("unknown tenant %q (create it first)", k.Tenant)}}}
 	}
 	return k, secret, nil
 }
@@ -310,7 +312,7 @@ func (s *Store) RevokeKey(ctx context.Context, id string) error {
 // CreateTenant creates tenant name; ErrConflict if it exists.
 func (s *Store) CreateTenant(ctx context.Context, name string) (Tenant, error) {
 	if !ValidName(name) {
-		return Tenant{}, &ValidationError{Errors: []FieldError{{"name", NameRule}}}
+		return Tenant{}, &tasks.ValidationError{Errors: []tasks.FieldError{{Field: "name", Message: NameRule}}}
 	}
 	t := Tenant{Name: name, CreatedAt: s.now().UTC().Truncate(time.Second)}
 	ok, err := s.rdb.HSetNX(ctx, tenantsKey, name, t.CreatedAt.Unix()).Result()

@@ -5,6 +5,11 @@
 // (calcgrid:payload:{id}). Both are written in the same Lua script as
 // asynq's record, live as long as it does, and a task is found only while
 // both records exist.
+//
+// Every task belongs to a tenant (tenant.go): its id derives from the
+// tenant and the idempotency key (Store.ID), the *For methods and
+// Filter.Tenant see only the tenant's tasks, and per-tenant and per-API-key
+// sets of unfinished tasks count usage and bound a key's max_pending.
 package taskstore
 
 import (
@@ -339,7 +344,9 @@ local pending = redis.call("LLEN", KEYS[4])
 if pending >= limit then
 	return {1, pending, limit}
 end
-if tonumber(ARGV[11]) > 0 then
+-- The key's set holds at least its unfinished tasks (ended ones leave it
+-- as they end): only a set at the limit needs counting.
+if tonumber(ARGV[11]) > 0 and redis.call("SCARD", KEYS[7]) >= tonumber(ARGV[11]) then
 	local waiting, active = unfinished(KEYS[7])
 	if waiting + active >= tonumber(ARGV[11]) then
 		return {4, waiting + active}

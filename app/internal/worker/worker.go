@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -143,6 +144,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	var upkeep sync.WaitGroup
 	upkeep.Go(func() { every(upkeepCtx, sweepEvery, w.sweep) })
 	upkeep.Go(func() { every(upkeepCtx, recoverEvery, w.recoverTasks) })
+	upkeep.Go(func() { every(upkeepCtx, weightsCheckEvery, w.weightsDrift(weights)) })
 	defer func() { stopUpkeep(); upkeep.Wait() }()
 
 	httpErr := make(chan error, 1)
@@ -195,6 +197,26 @@ func (w *Worker) weights(ctx context.Context) map[string]int {
 		return w.opts.Weights
 	}
 	return weights
+}
+
+// weightsCheckEvery is how often a worker compares the queue weights set
+// through the API with those it runs.
+const weightsCheckEvery = 10 * time.Second
+
+// weightsDrift returns a check that warns, once per change, when the
+// weights set through the API differ from running, the ones this worker
+// took at start: it applies them when restarted.
+func (w *Worker) weightsDrift(running map[string]int) func(context.Context) {
+	var warned map[string]int
+	return func(ctx context.Context) {
+		set, err := w.opts.Store.QueueWeights(ctx, w.opts.Weights)
+		if err != nil || maps.Equal(set, running) || maps.Equal(set, warned) {
+			return
+		}
+		warned = set
+		w.logger.Warn("the queue weights set through the API differ from the ones this worker runs; they apply when it restarts",
+			"running", running, "set", set)
+	}
 }
 
 // every runs fn every interval until ctx ends.
