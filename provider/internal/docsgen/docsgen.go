@@ -19,11 +19,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-)
 
-// Address is the provider's source address (provider.Address; repeated
-// here only as the key of the schema JSON, checked by Generate).
-const Address = "registry.calcgrid.local/calcgrid/calcgrid"
+	"github.com/calcgrid/calcgrid/provider/internal/provider"
+)
 
 // tfplugindocs is the pinned tool (go.mod's tool directive).
 const tfplugindocs = "github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs"
@@ -80,7 +78,7 @@ func Generate(ctx context.Context, tfBinary, providerDir, outDir string, log io.
 // with the provider under the short name tfplugindocs looks for.
 func providerSchema(ctx context.Context, tfBinary, providerDir, work string, log io.Writer) ([]byte, error) {
 	const version = "0.0.1"
-	plugin := filepath.Join(work, "plugins", Address, version, runtime.GOOS+"_"+runtime.GOARCH, "terraform-provider-calcgrid_v"+version)
+	plugin := filepath.Join(work, "plugins", provider.Address, version, runtime.GOOS+"_"+runtime.GOARCH, "terraform-provider-calcgrid_v"+version)
 	build := exec.CommandContext(ctx, "go", "build", "-o", plugin, ".")
 	build.Dir = providerDir
 	if err := run(build, log); err != nil {
@@ -90,7 +88,7 @@ func providerSchema(ctx context.Context, tfBinary, providerDir, work string, log
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, err
 	}
-	mainTF := fmt.Sprintf("terraform {\n  required_providers {\n    calcgrid = { source = %q }\n  }\n}\n", Address)
+	mainTF := fmt.Sprintf("terraform {\n  required_providers {\n    calcgrid = { source = %q }\n  }\n}\n", provider.Address)
 	if err := os.WriteFile(filepath.Join(root, "main.tf"), []byte(mainTF), 0o644); err != nil {
 		return nil, err
 	}
@@ -114,9 +112,9 @@ func providerSchema(ctx context.Context, tfBinary, providerDir, work string, log
 	if err := json.Unmarshal(doc["provider_schemas"], &schemas); err != nil {
 		return nil, fmt.Errorf("providers schema -json: provider_schemas: %w", err)
 	}
-	ours, ok := schemas[Address]
+	ours, ok := schemas[provider.Address]
 	if !ok {
-		return nil, fmt.Errorf("providers schema -json has no %s (has %v)", Address, keys(schemas))
+		return nil, fmt.Errorf("providers schema -json has no %s (has %v)", provider.Address, keys(schemas))
 	}
 	doc["provider_schemas"], _ = json.Marshal(map[string]json.RawMessage{"calcgrid": ours})
 	return json.Marshal(doc)
