@@ -175,7 +175,9 @@ tf_kind() { [[ $(basename "$1") == tofu* ]] && echo tofu || echo terraform; }
 MIRROR="$CACHE/terraform/mirror"
 CLI_CONFIG="$CACHE/terraform/cli.tfrc"
 PROVIDER_HOSTS=(registry.terraform.io registry.opentofu.org)
-# calcgrid's own provider: its address (provider.Address in provider/) and
+# calcgrid's own provider: its address (provider.Address in
+# provider/internal/provider; tests/stack's TestCalcgridProviderFromTheMirror
+# inits provider/examples against this mirror, so the two cannot part) and
 # where `make provider` builds it.
 CALCGRID_PROVIDER=registry.calcgrid.local/calcgrid/calcgrid
 CALCGRID_PROVIDER_BIN="$BIN/terraform-provider-calcgrid"
