@@ -62,6 +62,15 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the calcgrid binary the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 // calcgridBinary builds ./app/cmd/calcgrid once per test binary.
 func calcgridBinary(t testing.TB) string {
 	t.Helper()
