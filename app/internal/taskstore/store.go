@@ -813,9 +813,15 @@ func (s *Store) listPage(p listPair, page, size int) ([]*asynq.TaskInfo, error) 
 	return infos, err
 }
 
+// listPagesRead bounds the asynq pages one List call reads while it finds
+// nothing to return (other tenants' tasks, other states): it then answers
+// an empty page with a cursor rather than scan every task in one request.
+// It exceeds the (queue, state) pairs, so an empty system lists in one call.
+const listPagesRead = 24
+
 // List returns a page of tasks and the cursor of the next page ("" after
-// the last). Pages may hold fewer than Limit tasks; only an empty next
-// cursor means the end. A cursor carries its own page size.
+// the last). Pages may hold fewer than Limit tasks, even none; only an
+// empty next cursor means the end. A cursor carries its own page size.
 func (s *Store) List(ctx context.Context, f Filter, after string) ([]Task, string, error) {
 	c := cursor{Page: 1, Limit: f.Limit}
 	if after != "" {
@@ -826,7 +832,7 @@ func (s *Store) List(ctx context.Context, f Filter, after string) ([]Task, strin
 	}
 	pairs := f.pairs()
 	out := []Task{}
-	for c.Pair < len(pairs) {
+	for read := 0; c.Pair < len(pairs) && read < listPagesRead; read++ {
 		infos, err := s.listPage(pairs[c.Pair], c.Page, c.Limit)
 		if err != nil {
 			return nil, "", fmt.Errorf("list tasks: %w", err)

@@ -2,6 +2,7 @@ package taskstore_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -84,5 +85,50 @@ func TestTenantScope(t *testing.T) {
 	}
 	if n := e.rdb.Exists(ctx, "calcgrid:tenant-tasks:a").Val(); n != 0 {
 		t.Errorf("a cancelled task is still in its tenant's set")
+	}
+}
+
+// TestListSkipsOtherTenantsInBoundedSteps: a tenant's list pages past
+// other tenants' tasks a bounded number of asynq pages per call (empty
+// pages with a cursor), and following the cursors finds all its own.
+func TestListSkipsOtherTenantsInBoundedSteps(t *testing.T) {
+	e := newEnv(t, taskstore.KeepFor(time.Hour))
+	ctx := t.Context()
+	submit := func(tenant, key string) taskstore.Task {
+		s := e.sub(`{"type":"diagnostic.noop"}`, key)
+		s.Tenant = tenant
+		task, _, err := e.store.Submit(ctx, s, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return task
+	}
+	own := submit("b", "first")
+	for i := range 40 {
+		submit("a", fmt.Sprint(i))
+	}
+	var found []string
+	calls, empty := 0, 0
+	for cursor := ""; ; calls++ {
+		page, next, err := e.store.List(ctx, taskstore.Filter{Tenant: "b", Limit: 1}, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			empty++
+		}
+		for _, task := range page {
+			found = append(found, task.ID)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if len(found) != 1 || found[0] != own.ID {
+		t.Errorf("b's tasks listed: %v, want [%s]", found, own.ID)
+	}
+	if empty == 0 {
+		t.Errorf("%d calls read past 40 of a's tasks without an empty page", calls)
 	}
 }
