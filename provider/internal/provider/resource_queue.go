@@ -66,8 +66,8 @@ func (r *queueResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 			},
 			"weight": schema.Int64Attribute{
 				Optional: true, Computed: true,
-				MarkdownDescription: "The queue's share when workers pick their next task, 1 to 100. Unset, the queue keeps the weight it has " +
-					"(the environment's, unless changed) and Terraform only reports it.",
+				MarkdownDescription: "The queue's share when workers pick their next task, 1 to 100; workers take a changed weight when they start. " +
+					"Unset, the queue keeps the weight it has (the environment's, unless changed) and Terraform only reports it.",
 				Validators:    []validator.Int64{int64validator.Between(1, 100)},
 				PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
 			},
