@@ -17,7 +17,7 @@ STACK := $(BIN)/calcgrid-stack
 # What the bootstrap makes ready: `up` (the stack) or `test` (also make test's tools).
 BOOTSTRAP_FOR ?= up
 # make test runs every part and reports each one's result, even after a failure.
-TEST_PARTS := lint test-unit fuzz test-modules test-stack
+TEST_PARTS := lint test-unit test-provider fuzz test-modules test-stack
 
 ##@ Develop
 help: ## Show this help
@@ -25,6 +25,12 @@ help: ## Show this help
 
 build: ## Build the calcgrid binary into .bin/
 	go build -o $(BIN)/calcgrid ./app/cmd/calcgrid
+
+provider: ## Build terraform-provider-calcgrid into .bin/ (the bootstrap installs it into the local provider mirror)
+	go build -C provider -trimpath -o $(BIN)/terraform-provider-calcgrid .
+
+provider-docs: bootstrap ## Regenerate provider/docs with tfplugindocs from the schema and provider/examples
+	cd provider && go run ./cmd/gendocs -tf "$$($(STACK) tf-binary)"
 
 run-local: build ## Run redis-server, api, worker and monitor as local processes (Ctrl-C stops all)
 	scripts/run-local.sh
@@ -36,7 +42,7 @@ lint: bootstrap ## gofmt, go vet, staticcheck, shellcheck, actionlint, promtool 
 
 ##@ Test
 test: BOOTSTRAP_FOR := test
-test: bootstrap ## Everything: lint, app (unit + integration), fuzz, module tests, stack suite
+test: bootstrap ## Everything: lint, app (unit + integration), provider (acceptance), fuzz, module tests, stack suite
 	@passed=(); failed=(); \
 	for part in $(TEST_PARTS); do \
 	  printf '\n==> make %s\n' "$$part"; \
@@ -51,6 +57,11 @@ test: bootstrap ## Everything: lint, app (unit + integration), fuzz, module test
 test-unit: ## Go tests of app/ (each integration test starts its own redis-server) and of the stack driver
 	go test -count=1 -timeout 20m ./app/...
 	cd tests && go test -count=1 -skip '^TestStack$$' ./...
+
+# TF_ACC=1: the acceptance tests run (each starts a redis-server and a
+# calcgrid api); the bootstrap's terraform/tofu runs them and renders the docs.
+test-provider: bootstrap ## Provider tests: client, docs current, acceptance against a real API (TF_ACC=1)
+	cd provider && TF_ACC=1 TF_ACC_TERRAFORM_PATH="$$($(STACK) tf-binary)" go test -count=1 -timeout 20m ./...
 
 fuzz: ## Fuzz the submission decoder for FUZZTIME (default 10s)
 	go test -run '^$$' -fuzz FuzzDecodeSubmission -fuzztime $${FUZZTIME:-10s} ./app/internal/api
@@ -89,4 +100,4 @@ logs: bootstrap ## Follow ENV's logs (ROLE=api|worker|redis|loadbalancer|monitor
 promote: bootstrap ## Deploy FROM's running app image to TO, without a rebuild
 	$(STACK) promote $(FROM) $(TO)
 
-.PHONY: help build run-local lint test test-unit fuzz test-modules test-stack bench bootstrap doctor up down destroy-data status logs promote
+.PHONY: help build provider provider-docs run-local lint test test-unit test-provider fuzz test-modules test-stack bench bootstrap doctor up down destroy-data status logs promote

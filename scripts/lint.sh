@@ -89,7 +89,7 @@ else
 fi
 
 [[ -x $stack ]] || { echo "  $stack is missing: run make bootstrap" >&2; exit 1; }
-for dir in modules terraform environments tests; do
+for dir in modules terraform environments tests provider/examples; do
   [[ -d $dir ]] || continue
   step "fmt -check -recursive $dir"
   if ! "$stack" tf . fmt -check -recursive -list=true "$dir"; then

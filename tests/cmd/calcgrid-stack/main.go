@@ -31,6 +31,8 @@ const usage = `usage: calcgrid-stack COMMAND [ARGS]
   validate               validate every module and the root module
   test-stack [REGEX]     the terratest suite; REGEX picks scenarios (default: all)
   tf DIR ARGS...         the bootstrap's terraform/tofu in DIR (relative to the root)
+  tf-binary              print the path of the bootstrap's terraform/tofu (for the
+                         provider's acceptance tests and docs: TF_ACC_TERRAFORM_PATH)
   prereqs [-for up|test] [-install]
                          the distribution's programs calcgrid needs: found, missing, will
                          install; -install installs them (root with apt-get) or fails at once
@@ -81,6 +83,13 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	case "record-bootstrap":
 		return recordBootstrap(root, args)
+	case "tf-binary":
+		b, err := stack.LoadBootstrap(root)
+		if err != nil {
+			return err
+		}
+		fmt.Println(b.TFBinary)
+		return nil
 	case "prereqs":
 		return prereqs(ctx, root, args)
 	case "-h", "--help", "help":

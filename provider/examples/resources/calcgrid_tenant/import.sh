@@ -1,0 +1,2 @@
+# A tenant is imported by its name.
+terraform import calcgrid_tenant.acme acme

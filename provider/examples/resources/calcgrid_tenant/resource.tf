@@ -1,0 +1,3 @@
+resource "calcgrid_tenant" "acme" {
+  name = "acme"
+}
