@@ -170,24 +170,31 @@ const (
 )
 
 // secretFile registers a flag naming a file that holds a secret of at
-// least minLen bytes (trailing newline trimmed), read into *into.
+// least minLen bytes, read into *into.
 func (s *set) secretFile(path *string, into *[]byte, name string, minLen int, text string) {
 	s.str(path, name, "", text)
 	s.checks = append(s.checks, func() error {
 		if *path == "" {
 			return nil
 		}
-		b, err := os.ReadFile(*path)
-		if err != nil {
-			return fmt.Errorf("--%s / %s: %w", name, EnvName(name), err)
-		}
-		b = []byte(strings.TrimRight(string(b), "\r\n"))
-		if len(b) < minLen {
-			return fmt.Errorf("--%s / %s: the file %s must hold at least %d bytes (it holds %d)", name, EnvName(name), *path, minLen, len(b))
-		}
+		b, err := readSecret(*path, name, minLen)
 		*into = b
-		return nil
+		return err
 	})
+}
+
+// readSecret reads the secret in file, named by flag name. Trailing line
+// ends are not part of it (editors and echo add one).
+func readSecret(file, name string, minLen int) ([]byte, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--%s / %s: %w", name, EnvName(name), err)
+	}
+	b = []byte(strings.TrimRight(string(b), "\r\n"))
+	if len(b) < minLen {
+		return nil, fmt.Errorf("--%s / %s: the file %s must hold at least %d bytes (it holds %d)", name, EnvName(name), file, minLen, len(b))
+	}
+	return b, nil
 }
 
 func (s *set) auth(a *Auth) {
@@ -399,7 +406,7 @@ func (s *set) parse(args []string, getenv func(string) string) error {
 // secret registers --name and --name-file: the secret itself, or a file
 // holding it. The stack uses the file (read-only, on the container's secrets
 // volume), because a variable is shown by `docker inspect` to anyone who may
-// run it. One trailing newline is not part of the secret.
+// run it.
 func (s *set) secret(p *string, name, text string) {
 	s.str(p, name, "", text+" (prefer --"+name+"-file)")
 	file := new(string)
@@ -411,15 +418,9 @@ func (s *set) secret(p *string, name, text string) {
 		if *p != "" {
 			return fmt.Errorf("give --%s / %s or --%s-file / %s, not both", name, EnvName(name), name, EnvName(name+"-file"))
 		}
-		b, err := os.ReadFile(*file)
-		if err != nil {
-			return fmt.Errorf("--%s-file / %s: %w", name, EnvName(name+"-file"), err)
-		}
-		*p = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
-		if *p == "" {
-			return fmt.Errorf("--%s-file / %s: %s is empty", name, EnvName(name+"-file"), *file)
-		}
-		return nil
+		b, err := readSecret(*file, name+"-file", 1)
+		*p = string(b)
+		return err
 	})
 }
 

@@ -125,7 +125,7 @@ func TestMonitorPrometheusURL(t *testing.T) {
 }
 
 // TestSecretFiles: a password comes from its variable or from the file its
-// _FILE variable names (one trailing newline dropped), never both.
+// _FILE variable names (trailing line ends dropped), never both.
 func TestSecretFiles(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, content string) string {
@@ -147,7 +147,7 @@ func TestSecretFiles(t *testing.T) {
 		{"both", map[string]string{"CALCGRID_REDIS_PASSWORD": "v", "CALCGRID_REDIS_PASSWORD_FILE": pw}, "",
 			"give --redis-password / CALCGRID_REDIS_PASSWORD or --redis-password-file / CALCGRID_REDIS_PASSWORD_FILE, not both"},
 		{"missing file", map[string]string{"CALCGRID_REDIS_PASSWORD_FILE": filepath.Join(dir, "nope")}, "", "CALCGRID_REDIS_PASSWORD_FILE: open"},
-		{"empty file", map[string]string{"CALCGRID_REDIS_PASSWORD_FILE": empty}, "", "is empty"},
+		{"empty file", map[string]string{"CALCGRID_REDIS_PASSWORD_FILE": empty}, "", "must hold at least 1 bytes (it holds 0)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w, err := ParseWorker(nil, env(c.env), io.Discard)
