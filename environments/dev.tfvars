@@ -5,6 +5,8 @@ monitor_port    = 15555
 prometheus_port = 19090
 app_subnet      = "10.231.1.0/24"
 diagnostics     = true
+# A laptop's stack: no API keys (staging and prod require them).
+auth = "off"
 
 redis = {
   memory_mb    = 256

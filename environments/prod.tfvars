@@ -5,6 +5,7 @@ monitor_port    = 15557
 prometheus_port = 19092
 app_subnet      = "10.231.3.0/24"
 diagnostics     = false
+auth            = "required"
 
 redis = {
   memory_mb    = 1024

@@ -5,6 +5,7 @@ monitor_port    = 15556
 prometheus_port = 19091
 app_subnet      = "10.231.2.0/24"
 diagnostics     = true
+auth            = "required"
 
 redis = {
   memory_mb    = 512

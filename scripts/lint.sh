@@ -102,7 +102,7 @@ step "validate (every module and the root module)"
 "$stack" validate || fail validate
 
 go_tool tflint github.com/terraform-linters/tflint "$tflint_version" --version
-for dir in modules/*/ terraform/; do
+for dir in modules/*/ terraform/ terraform/control/; do
   step "tflint $dir"
   tflint --chdir="$dir" --config="$root/.tflint.hcl" || fail "tflint $dir"
 done

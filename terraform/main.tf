@@ -76,6 +76,32 @@ resource "terraform_data" "generated_redis_secrets" {
   }
 }
 
+# The bootstrap admin token and the key task ids are derived with, per
+# workspace like the passwords above.
+resource "terraform_data" "generated_auth_secrets" {
+  input = sensitive({
+    admin_token = "cgadm_${replace(uuid(), "-", "")}${replace(uuid(), "-", "")}"
+    id_secret   = "${replace(uuid(), "-", "")}${replace(uuid(), "-", "")}"
+  })
+
+  lifecycle {
+    ignore_changes = [input]
+  }
+}
+
+# Published beyond this host, the API must authenticate its clients:
+# otherwise anyone who reaches it may submit, read and cancel every task.
+resource "terraform_data" "exposure_guard" {
+  input = var.bind_ip
+
+  lifecycle {
+    precondition {
+      condition     = can(regex("^127\\.", var.bind_ip)) || var.auth == "required"
+      error_message = "bind_ip ${var.bind_ip} publishes the API beyond this host, but auth is \"off\": anyone who reaches it could submit, read and cancel every task. Set auth = \"required\" (then create keys with terraform/control), or keep bind_ip on a loopback address such as 127.0.0.1."
+    }
+  }
+}
+
 resource "docker_image" "app" {
   count = var.app_image_override == "" ? 1 : 0
 
@@ -153,6 +179,13 @@ module "api" {
   api        = var.api
   workers    = var.worker
   app_subnet = module.network.app_subnet
+  auth = {
+    mode        = var.auth
+    admin_token = terraform_data.generated_auth_secrets.output.admin_token
+    id_secret   = terraform_data.generated_auth_secrets.output.id_secret
+  }
+
+  depends_on = [terraform_data.exposure_guard]
 }
 
 module "worker" {

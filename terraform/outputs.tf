@@ -35,6 +35,12 @@ output "redis_password" {
   sensitive   = true
 }
 
+output "admin_token" {
+  description = "Bootstrap admin token of this environment's API (scope admin; null with auth off): Authorization: Bearer <token> on /v1/admin, and the token terraform/control applies keys with. Generated per workspace, kept only in its state."
+  value       = var.auth == "required" ? terraform_data.generated_auth_secrets.output.admin_token : null
+  sensitive   = true
+}
+
 output "app_image" {
   description = "ID of the app image the API, worker and monitor containers run (input to `make promote`)."
   value       = local.app_image

@@ -123,16 +123,24 @@ variable "prometheus_port" {
 }
 
 variable "bind_ip" {
-  description = "Host IPv4 address nginx, the dashboard and Prometheus are published on: a loopback address (127.0.0.0/8)."
+  description = "Host IPv4 address nginx, the dashboard and Prometheus are published on: a loopback address (127.0.0.0/8), or any address with auth = \"required\"."
   type        = string
   default     = "127.0.0.1"
 
-  # Anyone who reaches the endpoint may submit, read and cancel any task
-  # until the API authenticates its clients, so it is published on the
-  # loopback interface only.
   validation {
-    condition     = can(cidrhost("${var.bind_ip}/32", 0)) && can(regex("^127\\.", var.bind_ip))
-    error_message = "bind_ip must be a loopback address such as 127.0.0.1: the API does not authenticate its clients yet, so publishing it on another interface would let anyone who reaches it submit, read and cancel every task. Put a reverse proxy with authentication in front of 127.0.0.1 instead."
+    condition     = can(cidrhost("${var.bind_ip}/32", 0))
+    error_message = "bind_ip must be an IPv4 address such as 127.0.0.1."
+  }
+}
+
+variable "auth" {
+  description = "API access control: required (every /v1 request needs an API key: the bootstrap admin_token output creates the first ones, terraform/control the rest) or off (anyone who reaches the endpoint may submit, read and cancel every task; for a laptop)."
+  type        = string
+  default     = "required"
+
+  validation {
+    condition     = contains(["required", "off"], var.auth)
+    error_message = "auth must be required or off."
   }
 }
 

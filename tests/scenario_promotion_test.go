@@ -12,7 +12,8 @@ import (
 	driver "github.com/calcgrid/calcgrid/tests/stack"
 )
 
-// scenarioPromotion: staging comes up beside dev (`make up ENV=staging`),
+// scenarioPromotion: staging comes up beside dev (`make up ENV=staging`,
+// with its API keys: accessControl runs there),
 // `make promote FROM=dev TO=staging` makes staging run dev's app image ID,
 // both are healthy, and `make down ENV=staging` leaves dev's containers
 // untouched. The Makefile targets go through the same driver as the suite.
@@ -57,6 +58,7 @@ func (s *stack) scenarioPromotion(t *testing.T) {
 	selectedBefore := selectedWorkspace(t, root)
 
 	run(t, "make", "up", "ENV="+to)
+	t.Run("access control", func(t *testing.T) { accessControl(t, loadStack(t, to)) })
 	run(t, "make", "promote", "FROM="+env, "TO="+to)
 	if got := selectedWorkspace(t, root); got != selectedBefore {
 		t.Errorf("the checkout's selected workspace changed from %q to %q: the driver must select workspaces per process (TF_WORKSPACE)", selectedBefore, got)

@@ -4,6 +4,7 @@ locals {
   # start, so each replica keeps the same address across restarts and
   # replacements instead (host numbers 11, 12, ...).
   addresses = [for i in range(var.api.replicas) : cidrhost(var.app_subnet, 11 + i)]
+  auth      = nonsensitive(var.auth.mode) == "required"
 }
 
 module "container" {
@@ -13,10 +14,18 @@ module "container" {
   role     = "api"
   app      = merge(var.app, { port = local.port })
   replicas = var.api.replicas
-  env = {
+  env = merge({
     CALCGRID_DIAGNOSTICS       = var.app.diagnostics ? "1" : "0"
     CALCGRID_QUEUE_MAX_PENDING = tostring(var.api.queue_max_pending)
-  }
+    CALCGRID_AUTH              = nonsensitive(var.auth.mode)
+    }, local.auth ? {
+    CALCGRID_ADMIN_TOKEN_FILE = "/run/secrets/admin-token"
+    CALCGRID_ID_SECRET_FILE   = "/run/secrets/id-secret"
+  } : {})
+  secrets = local.auth ? {
+    "admin-token" = { content = var.auth.admin_token }
+    "id-secret"   = { content = var.auth.id_secret }
+  } : {}
   networks = [
     # Serving on the app network only: the workers share the data network
     # with the API but cannot reach it.

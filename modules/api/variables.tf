@@ -29,6 +29,22 @@ variable "workers" {
   })
 }
 
+variable "auth" {
+  description = "Access control: required (every /v1 request needs an API key; the bootstrap admin_token, scope admin, creates them) or off (every request acts as tenant default with every scope). admin_token and id_secret (the key task ids are derived with) reach the API as files, and only with required. Sensitive."
+  type        = object({ mode = string, admin_token = optional(string, ""), id_secret = optional(string, "") })
+  default     = { mode = "off" }
+  sensitive   = true
+
+  validation {
+    condition     = contains(["required", "off"], nonsensitive(var.auth.mode))
+    error_message = "auth.mode must be required or off."
+  }
+  validation {
+    condition     = nonsensitive(var.auth.mode == "off" || (can(regex("^\\S{16,}$", var.auth.admin_token)) && length(var.auth.id_secret) >= 32))
+    error_message = "With auth.mode required, admin_token must be at least 16 characters without white space and id_secret at least 32 (what the API accepts)."
+  }
+}
+
 variable "app_subnet" {
   description = "Subnet of the app network; replica n is pinned to host address 10+n in it, so a replaced container keeps its address and nginx's upstream stays valid."
   type        = string

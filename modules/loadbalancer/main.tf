@@ -39,6 +39,8 @@ locals {
     errors = [
       { name = "bad_request", status = 400, type = "bad-request", title = "Bad request", retry_after = null,
       detail = "the request line, a header or the body framing is malformed or too large" },
+      { name = "not_found", status = 404, type = "not-found", title = "Not found", retry_after = null,
+      detail = "$uri is not served here" },
       { name = "method_not_allowed", status = 405, type = "method-not-allowed", title = "Method not allowed", retry_after = null,
       detail = "$request_method is not served here" },
       { name = "request_timeout", status = 408, type = "request-timeout", title = "Request timeout", retry_after = null,

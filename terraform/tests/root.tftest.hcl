@@ -156,11 +156,34 @@ run "refuses_fractional_rate_limit" {
   expect_failures = [var.loadbalancer]
 }
 
-run "refuses_a_non_loopback_bind_ip" {
+run "refuses_a_non_loopback_bind_ip_without_auth" {
   command = plan
 
   variables {
     bind_ip = "0.0.0.0"
+    auth    = "off"
+  }
+  expect_failures = [terraform_data.exposure_guard]
+}
+
+run "publishes_beyond_loopback_with_auth" {
+  command = plan
+
+  variables {
+    bind_ip = "0.0.0.0"
+    auth    = "required"
+  }
+  assert {
+    condition     = output.endpoint == "http://0.0.0.0:18090"
+    error_message = "with auth required, bind_ip may be any address"
+  }
+}
+
+run "refuses_a_bind_ip_that_is_no_address" {
+  command = plan
+
+  variables {
+    bind_ip = "localhost"
   }
   expect_failures = [var.bind_ip]
 }
@@ -286,7 +309,7 @@ run "environments" {
   }
   assert {
     condition = alltrue([for name, v in output.tfvars : toset(keys(v)) == toset([
-      "environment", "http_port", "monitor_port", "prometheus_port", "app_subnet", "diagnostics", "redis", "api", "worker", "loadbalancer", "monitor", "prometheus",
+      "environment", "http_port", "monitor_port", "prometheus_port", "app_subnet", "diagnostics", "auth", "redis", "api", "worker", "loadbalancer", "monitor", "prometheus",
     ]) && v.environment == name])
     error_message = "each environment file sets exactly the variables the runs below pass, and its own name as environment"
   }
@@ -302,6 +325,7 @@ run "plans_dev" {
     prometheus_port = run.environments.tfvars.dev.prometheus_port
     app_subnet      = run.environments.tfvars.dev.app_subnet
     diagnostics     = run.environments.tfvars.dev.diagnostics
+    auth            = run.environments.tfvars.dev.auth
     redis           = run.environments.tfvars.dev.redis
     api             = run.environments.tfvars.dev.api
     worker          = run.environments.tfvars.dev.worker
@@ -329,6 +353,7 @@ run "plans_staging" {
     prometheus_port = run.environments.tfvars.staging.prometheus_port
     app_subnet      = run.environments.tfvars.staging.app_subnet
     diagnostics     = run.environments.tfvars.staging.diagnostics
+    auth            = run.environments.tfvars.staging.auth
     redis           = run.environments.tfvars.staging.redis
     api             = run.environments.tfvars.staging.api
     worker          = run.environments.tfvars.staging.worker
@@ -356,6 +381,7 @@ run "plans_prod" {
     prometheus_port = run.environments.tfvars.prod.prometheus_port
     app_subnet      = run.environments.tfvars.prod.app_subnet
     diagnostics     = run.environments.tfvars.prod.diagnostics
+    auth            = run.environments.tfvars.prod.auth
     redis           = run.environments.tfvars.prod.redis
     api             = run.environments.tfvars.prod.api
     worker          = run.environments.tfvars.prod.worker

@@ -29,8 +29,9 @@ type Repo struct {
 	// and os.Stderr for the CLI, the test log for the suite).
 	Stdout, Stderr io.Writer
 
-	initMu      sync.Mutex
-	initialised bool
+	initMu             sync.Mutex
+	initialised        bool
+	controlInitialised bool
 }
 
 // FindRoot returns the repository root at or above dir: the folder that holds
@@ -93,6 +94,11 @@ type Env struct {
 	// Vars are extra -var settings for apply, plan and destroy (promotion's
 	// app_image_override).
 	Vars map[string]string
+	// QueuesFrom names the environment whose queue settings the control
+	// apply uses (promotion's FROM); empty: this one's.
+	QueuesFrom string
+	// ControlArgs are extra -var settings of the control apply (tests).
+	ControlArgs []string
 }
 
 // environ is the environment of every IaC command: the bootstrap's CLI
@@ -250,7 +256,12 @@ func (e *Env) Plan(ctx context.Context) (changes bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	err = e.tf(ctx, append([]string{"plan", "-input=false", "-detailed-exitcode"}, args...)...)
+	return e.repo.planChanges(ctx, rootDir, e.Name, args)
+}
+
+// planChanges plans dir in workspace and reports whether it has changes.
+func (r *Repo) planChanges(ctx context.Context, dir, workspace string, args []string) (bool, error) {
+	err := r.TF(ctx, dir, workspace, append([]string{"plan", "-input=false", "-detailed-exitcode"}, args...)...)
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && exit.ExitCode() == 2 {
 		return true, nil
@@ -289,7 +300,11 @@ func (e *Env) Output(ctx context.Context, name string) (string, error) {
 // outputs are read as one JSON document: `output NAME` of an environment
 // without outputs (destroyed) prints a warning on standard output and exits 0.
 func (e *Env) OutputJSON(ctx context.Context, name string, v any) error {
-	out, err := e.output(ctx, "", "output", "-json")
+	return e.repo.outputJSON(ctx, rootDir, e.Name, name, v)
+}
+
+func (r *Repo) outputJSON(ctx context.Context, dir, workspace, name string, v any) error {
+	out, err := r.tfOutput(ctx, dir, workspace, "", "output", "-json")
 	if err != nil {
 		return err
 	}
@@ -301,7 +316,7 @@ func (e *Env) OutputJSON(ctx context.Context, name string, v any) error {
 	}
 	o, ok := all[name]
 	if !ok {
-		return fmt.Errorf("%s has no output %q: it is not applied (make up ENV=%s)", e.Name, name, e.Name)
+		return fmt.Errorf("%s (%s) has no output %q: it is not applied (make up ENV=%s)", workspace, dir, name, workspace)
 	}
 	return json.Unmarshal(o.Value, v)
 }

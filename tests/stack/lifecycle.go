@@ -72,8 +72,10 @@ func (r *Repo) InitRoot(ctx context.Context) error {
 	return nil
 }
 
-// Up applies the environment and waits until /healthz answers through
-// nginx. A running environment is left as it is where nothing changed.
+// Up applies the environment, waits until /healthz answers through nginx,
+// then applies its tenants, keys and queue settings (terraform/control) when
+// environments/control declares them. A running environment is left as it
+// is where nothing changed.
 func (e *Env) Up(ctx context.Context) error {
 	if err := e.repo.InitRoot(ctx); err != nil {
 		return err
@@ -85,7 +87,13 @@ func (e *Env) Up(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return waitHTTP(ctx, endpoint+"/healthz", time.Minute)
+	if err := waitHTTP(ctx, endpoint+"/healthz", time.Minute); err != nil {
+		return err
+	}
+	if !e.HasControl() {
+		return nil
+	}
+	return e.ApplyControl(ctx)
 }
 
 // waitHTTP polls url until it answers 200.
@@ -152,7 +160,8 @@ func (e *Env) DestroyData(ctx context.Context) error {
 	return nil
 }
 
-// Promote makes e run from's app image ID, without a rebuild.
+// Promote makes e run from's app image ID, without a rebuild, and applies
+// from's queue settings to e's queues.
 func (e *Env) Promote(ctx context.Context, from *Env) error {
 	if from.Name == e.Name {
 		return fmt.Errorf("FROM and TO are both %q", e.Name)
@@ -172,6 +181,7 @@ func (e *Env) Promote(ctx context.Context, from *Env) error {
 		e.Vars = map[string]string{}
 	}
 	e.Vars["app_image_override"] = image
+	e.QueuesFrom = from.Name // keys stay per environment
 	return e.Up(ctx)
 }
 
@@ -251,8 +261,8 @@ func (w *prefixWriter) Write(p []byte) (int, error) {
 	}
 }
 
-// ModuleDirs are every module's folder, then the root module's, relative to
-// the repository root.
+// ModuleDirs are every module's folder, then the root modules' (the stack's
+// and terraform/control), relative to the repository root.
 func (r *Repo) ModuleDirs() []string {
 	mains, _ := filepath.Glob(filepath.Join(r.Root, "modules", "*", "main.tf"))
 	var out []string
@@ -261,7 +271,7 @@ func (r *Repo) ModuleDirs() []string {
 		out = append(out, rel)
 	}
 	sort.Strings(out)
-	return append(out, rootDir)
+	return append(out, rootDir, controlDir)
 }
 
 // inEveryModule initialises every module folder and runs the IaC command

@@ -35,6 +35,7 @@ run "environment_variables" {
 
   assert {
     condition = module.container.env["calcgrid-prod-api-2"] == tolist([
+      "CALCGRID_AUTH=off",
       "CALCGRID_DIAGNOSTICS=0",
       "CALCGRID_INSTANCE=calcgrid-prod-api-2",
       "CALCGRID_LISTEN=10.231.3.12:8080",
@@ -102,4 +103,30 @@ run "example" {
     condition     = [for u in output.upstreams : u.address] == ["10.231.1.11:8080", "10.231.1.12:8080", "10.231.1.13:8080"]
     error_message = "the example pins three replicas in the dev app subnet"
   }
+}
+
+run "auth_required_gets_its_secrets_as_files" {
+  command = plan
+
+  variables {
+    auth = { mode = "required", admin_token = "cgadm_0123456789abcdef", id_secret = "0123456789abcdef0123456789abcdef" }
+  }
+  assert {
+    condition = alltrue([for v in ["CALCGRID_AUTH=required", "CALCGRID_ADMIN_TOKEN_FILE=/run/secrets/admin-token", "CALCGRID_ID_SECRET_FILE=/run/secrets/id-secret"] :
+    contains(nonsensitive(module.container.env["calcgrid-prod-api-1"]), v)])
+    error_message = "with auth required the API gets CALCGRID_AUTH and the files of the admin token and the id secret"
+  }
+  assert {
+    condition     = keys(module.container.secrets["calcgrid-prod-api-1"]) == ["/run/secrets/admin-token", "/run/secrets/id-secret", "/run/secrets/redis-password"]
+    error_message = "the admin token and the id secret are files beside the Redis password, never variables"
+  }
+}
+
+run "refuses_a_short_admin_token" {
+  command = plan
+
+  variables {
+    auth = { mode = "required", admin_token = "short", id_secret = "0123456789abcdef0123456789abcdef" }
+  }
+  expect_failures = [var.auth]
 }

@@ -193,14 +193,27 @@ func printEndpoints(ctx context.Context, e *stack.Env, repo *stack.Repo, start t
   prometheus   %s   (alerts: /alerts, targets: /targets)
   app image    %s
 
+%s
   try (the CLI is .bin/calcgrid):
     .bin/calcgrid submit option.price --endpoint %s --wait \
       --set style=asian --set kind=call --set spot=100 --set strike=100 \
       --set rate=0.05 --set volatility=0.2 --set maturity_years=1
-    curl -s %s/v1/queues
+    curl -s %s%s/v1/queues
 `, e.Name, time.Since(start).Round(time.Second), out["endpoint"], out["monitor_url"], out["monitor_user"],
-		e.Name, filepath.Base(repo.Boot.TFBinary), out["prometheus_url"], out["app_image"], out["endpoint"], out["endpoint"])
+		e.Name, filepath.Base(repo.Boot.TFBinary), out["prometheus_url"], out["app_image"], keys(e, repo),
+		out["endpoint"], map[bool]string{true: ` -H "Authorization: Bearer $CALCGRID_API_KEY"`}[e.HasControl()], out["endpoint"])
 	return nil
+}
+
+// keys says where an authenticating environment's API keys are: the CLI
+// and curl below send CALCGRID_API_KEY.
+func keys(e *stack.Env, repo *stack.Repo) string {
+	if !e.HasControl() {
+		return ""
+	}
+	return fmt.Sprintf(`  API keys     every request needs one (environments/control/%s.tfvars declares them):
+    export CALCGRID_API_KEY=$(TF_WORKSPACE=%s %s -chdir=terraform/control output -json api_keys | jq -r '.["<name>"].secret')
+`, e.Name, e.Name, filepath.Base(repo.Boot.TFBinary))
 }
 
 // recordBootstrap writes .cache/bootstrap.json from bootstrap.sh's findings.

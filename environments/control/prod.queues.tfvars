@@ -1,0 +1,6 @@
+# prod's queue settings.
+queues = {
+  high   = { paused = false }
+  medium = { paused = false }
+  low    = { paused = false }
+}
