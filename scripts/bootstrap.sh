@@ -310,6 +310,10 @@ ensure_calcgrid_provider() {
     mkdir -p "$(dirname "$out")"
     cp "$CALCGRID_PROVIDER_BIN" "$out.tmp"
     mv "$out.tmp" "$out"
+    # A rebuild keeps the version and changes the checksum, which the lock
+    # file of terraform/control's last init would refuse (git-ignored: the
+    # checksum is this machine's build).
+    rm -f "$ROOT/terraform/control/.terraform.lock.hcl"
   fi
   MIRRORED+=("$CALCGRID_PROVIDER")
   write_cli_config

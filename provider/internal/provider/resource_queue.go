@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -13,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/calcgrid/calcgrid/provider/internal/client"
@@ -97,18 +99,24 @@ func (r *queueResource) apply(ctx context.Context, plan queueModel) (*client.Que
 	return r.client.UpdateQueue(ctx, plan.Name.ValueString(), u)
 }
 
+// Create takes the queue over: a queue always exists, so creating and
+// updating both set the planned settings.
 func (r *queueResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	r.set(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+}
+
+func (r *queueResource) set(ctx context.Context, p tfsdk.Plan, st *tfsdk.State, diags *diag.Diagnostics) {
 	var plan queueModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	diags.Append(p.Get(ctx, &plan)...)
+	if diags.HasError() {
 		return
 	}
 	q, err := r.apply(ctx, plan)
 	if err != nil {
-		apiError(&resp.Diagnostics, "setting queue "+plan.Name.ValueString(), err)
+		apiError(diags, "setting queue "+plan.Name.ValueString(), err)
 		return
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, queueState(q))...)
+	diags.Append(st.Set(ctx, queueState(q))...)
 }
 
 func (r *queueResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -130,17 +138,7 @@ func (r *queueResource) Read(ctx context.Context, req resource.ReadRequest, resp
 }
 
 func (r *queueResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan queueModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	q, err := r.apply(ctx, plan)
-	if err != nil {
-		apiError(&resp.Diagnostics, "setting queue "+plan.Name.ValueString(), err)
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, queueState(q))...)
+	r.set(ctx, req.Plan, &resp.State, &resp.Diagnostics)
 }
 
 // Delete resumes the queue and gives it back the environment's cap
