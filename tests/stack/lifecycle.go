@@ -28,7 +28,9 @@ func RemoveLeftovers(ctx context.Context, env string, log io.Writer) error {
 		what     string
 		list, rm []string
 	}{
-		{"containers", []string{"ps", "-aq", "--filter", filter}, []string{"rm", "-f"}},
+		// -v: the anonymous volumes of images that declare VOLUME (the
+		// secrets writers of redis and prometheus get one each).
+		{"containers", []string{"ps", "-aq", "--filter", filter}, []string{"rm", "-f", "-v"}},
 		{"networks", []string{"network", "ls", "-q", "--filter", filter}, []string{"network", "rm"}},
 		// Each container's secrets (modules/container); never the Redis data.
 		{"secrets volumes", []string{"volume", "ls", "-q", "--filter", filter, "--filter", "label=calcgrid.secrets=true"}, []string{"volume", "rm"}},
