@@ -1,9 +1,6 @@
 package tests
 
 import (
-	"encoding/json"
-	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -24,93 +21,55 @@ func accessControl(t *testing.T, st *stack) {
 	if err := st.env.ControlOutputJSON(ctx, "api_keys", &keys); err != nil {
 		t.Fatal(err)
 	}
-	pricer, viewer, other := keys["desk-a-pricer"].Secret, keys["desk-a-viewer"].Secret, keys["desk-b-batch"].Secret
-	if pricer == "" || viewer == "" || other == "" {
-		t.Fatalf("control output api_keys lacks staging's keys: %v", slices.Sorted(maps.Keys(keys)))
+	for _, name := range []string{"desk-a-pricer", "desk-a-viewer", "desk-b-batch"} {
+		if keys[name].Secret == "" {
+			t.Fatalf("control output api_keys lacks staging's key %s: %v", name, slices.Sorted(maps.Keys(keys)))
+		}
 	}
-	admin := st.output(t, "admin_token")
-	call := func(key, method, path, body string) (int, http.Header, []byte) {
+	vars := st.vars(t)
+	as := func(key string) *apiClient {
+		c := st.client(t, vars)
+		c.key = key
+		return c
+	}
+	anonymous, pricer, viewer := as(""), as(keys["desk-a-pricer"].Secret), as(keys["desk-a-viewer"].Secret)
+	other, admin := as(keys["desk-b-batch"].Secret), as(st.output(t, "admin_token"))
+	noop := func(priority string) submission {
+		return submission{Type: "diagnostic.noop", Payload: map[string]any{}, Priority: priority}
+	}
+	want := func(c *apiClient, what, method, path string, body any, status int) reply {
 		t.Helper()
-		req, err := http.NewRequestWithContext(ctx, method, st.endpoint+path, strings.NewReader(body))
+		r, err := c.send(ctx, method, path, body, nil)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", what, err)
 		}
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
+		if r.status != status {
+			t.Errorf("%s: %d, want %d: %s", what, r.status, status, r.body)
 		}
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header, b
-	}
-	want := func(what string, got, want int, body []byte) {
-		t.Helper()
-		if got != want {
-			t.Errorf("%s: %d, want %d: %s", what, got, want, body)
-		}
-	}
-	noop := func(priority string) string {
-		return fmt.Sprintf(`{"type":"diagnostic.noop","payload":{},"priority":%q}`, priority)
-	}
-	taskOf := func(key, priority string) string {
-		t.Helper()
-		code, _, b := call(key, http.MethodPost, "/v1/tasks", noop(priority))
-		want("submit "+priority, code, http.StatusAccepted, b)
-		var tk struct{ ID string }
-		_ = json.Unmarshal(b, &tk)
-		return tk.ID
-	}
-	state := func(key, id string) string {
-		t.Helper()
-		_, _, b := call(key, http.MethodGet, "/v1/tasks/"+id, "")
-		var tk struct{ State string }
-		_ = json.Unmarshal(b, &tk)
-		return tk.State
-	}
-	completed := func(key, id string) string {
-		if s := state(key, id); s != "completed" {
-			return "state " + s
-		}
-		return ""
+		return r
 	}
 
 	t.Run("keys and scopes", func(t *testing.T) {
-		code, h, b := call("", http.MethodPost, "/v1/tasks", noop("medium"))
-		want("submit without a key", code, http.StatusUnauthorized, b)
-		if !strings.HasPrefix(h.Get("WWW-Authenticate"), "Bearer") {
-			t.Errorf("401 without WWW-Authenticate: Bearer (got %q)", h.Get("WWW-Authenticate"))
+		r := want(anonymous, "submit without a key", http.MethodPost, "/v1/tasks", noop("medium"), http.StatusUnauthorized)
+		if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("401 without WWW-Authenticate: Bearer (got %q)", r.header.Get("WWW-Authenticate"))
 		}
-		code, _, b = call("cgk_not-a-key", http.MethodGet, "/v1/tasks", "")
-		want("list with a wrong key", code, http.StatusUnauthorized, b)
-		taskOf(pricer, "medium")
-		code, _, b = call(pricer, http.MethodGet, "/v1/admin/keys", "")
-		want("submit key on the admin API", code, http.StatusForbidden, b)
-		code, _, b = call(viewer, http.MethodPost, "/v1/tasks", noop("medium"))
-		want("read key submits", code, http.StatusForbidden, b)
-		code, _, b = call(other, http.MethodPost, "/v1/tasks", noop("high"))
-		want("desk-b-batch (medium and low only) submits high", code, http.StatusForbidden, b)
-		code, _, b = call("", http.MethodGet, "/metrics", "")
-		want("/metrics through nginx", code, http.StatusNotFound, b)
+		want(as("cgk_not-a-key"), "list with a wrong key", http.MethodGet, "/v1/tasks", nil, http.StatusUnauthorized)
+		pricer.submit(t, noop("medium"))
+		want(pricer, "submit key on the admin API", http.MethodGet, "/v1/admin/keys", nil, http.StatusForbidden)
+		want(viewer, "read key submits", http.MethodPost, "/v1/tasks", noop("medium"), http.StatusForbidden)
+		want(other, "desk-b-batch (medium and low only) submits high", http.MethodPost, "/v1/tasks", noop("high"), http.StatusForbidden)
+		want(anonymous, "/metrics through nginx", http.MethodGet, "/metrics", nil, http.StatusNotFound)
 	})
 
 	t.Run("tenants", func(t *testing.T) {
-		id := taskOf(pricer, "medium")
-		code, _, b := call(other, http.MethodGet, "/v1/tasks/"+id, "")
-		want("desk-b reads desk-a's task", code, http.StatusNotFound, b)
-		code, _, b = call(other, http.MethodDelete, "/v1/tasks/"+id, "")
-		want("desk-b cancels desk-a's task", code, http.StatusNotFound, b)
-		_, _, b = call(other, http.MethodGet, "/v1/tasks?limit=1000", "")
-		if strings.Contains(string(b), id) {
-			t.Errorf("desk-b's list shows desk-a's task %s", id)
+		tk, _ := pricer.submit(t, noop("medium"))
+		want(other, "desk-b reads desk-a's task", http.MethodGet, "/v1/tasks/"+tk.ID, nil, http.StatusNotFound)
+		want(other, "desk-b cancels desk-a's task", http.MethodDelete, "/v1/tasks/"+tk.ID, nil, http.StatusNotFound)
+		if r := want(other, "desk-b lists", http.MethodGet, "/v1/tasks?limit=1000", nil, http.StatusOK); strings.Contains(string(r.body), tk.ID) {
+			t.Errorf("desk-b's list shows desk-a's task %s", tk.ID)
 		}
-		code, _, b = call(viewer, http.MethodGet, "/v1/tasks/"+id, "")
-		want("desk-a's read key reads desk-a's task", code, http.StatusOK, b)
+		want(viewer, "desk-a's read key reads desk-a's task", http.MethodGet, "/v1/tasks/"+tk.ID, nil, http.StatusOK)
 	})
 
 	t.Run("pause low through Terraform", func(t *testing.T) {
@@ -118,31 +77,30 @@ func accessControl(t *testing.T, st *stack) {
 		if err := st.env.ApplyControl(ctx); err != nil {
 			t.Fatal(err)
 		}
-		low, high := taskOf(pricer, "low"), taskOf(pricer, "high")
-		eventually(t, 30*time.Second, "the high task completes while low is paused", func() string { return completed(pricer, high) })
+		low, _ := pricer.submit(t, noop("low"))
+		high, _ := pricer.submit(t, noop("high"))
+		pricer.waitCompleted(t, []string{high.ID}, 30*time.Second)
 		time.Sleep(2 * time.Second)
-		if s := state(pricer, low); s != "pending" {
-			t.Errorf("low task %s while low is paused, want pending", s)
+		if tk, _, err := pricer.get(ctx, low.ID); err != nil || tk.State != "pending" {
+			t.Errorf("low task %q (%v) while low is paused, want pending", tk.State, err)
 		}
 		st.env.ControlArgs = nil
 		if err := st.env.ApplyControl(ctx); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 30*time.Second, "the low task completes once low is resumed", func() string { return completed(pricer, low) })
+		pricer.waitCompleted(t, []string{low.ID}, 30*time.Second)
 	})
 
 	t.Run("drift", func(t *testing.T) {
-		code, _, b := call(admin, http.MethodPatch, "/v1/admin/queues/low", `{"paused":true}`)
-		want("pause low through the admin API", code, http.StatusOK, b)
+		want(admin, "pause low through the admin API", http.MethodPatch, "/v1/admin/queues/low", map[string]any{"paused": true}, http.StatusOK)
 		if drift, err := st.env.PlanControl(ctx); err != nil || !drift {
 			t.Fatalf("plan after a pause outside Terraform: changes %v (%v), want the drift", drift, err)
 		}
 		if err := st.env.ApplyControl(ctx); err != nil {
 			t.Fatal(err)
 		}
-		_, _, b = call(admin, http.MethodGet, "/v1/admin/queues/low", "")
-		if !strings.Contains(string(b), `"paused":false`) {
-			t.Errorf("after apply low is %s, want resumed", b)
+		if r := want(admin, "read low", http.MethodGet, "/v1/admin/queues/low", nil, http.StatusOK); !strings.Contains(string(r.body), `"paused":false`) {
+			t.Errorf("after apply low is %s, want resumed", r.body)
 		}
 	})
 
@@ -150,7 +108,6 @@ func accessControl(t *testing.T, st *stack) {
 		if err := st.env.DestroyControl(ctx, `calcgrid_api_key.this["desk-a-viewer"]`); err != nil {
 			t.Fatal(err)
 		}
-		code, _, b := call(viewer, http.MethodGet, "/v1/tasks", "")
-		want("the destroyed key", code, http.StatusUnauthorized, b)
+		want(viewer, "the destroyed key", http.MethodGet, "/v1/tasks", nil, http.StatusUnauthorized)
 	})
 }

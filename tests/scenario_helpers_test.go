@@ -46,6 +46,7 @@ type reply struct {
 	upstream  string // X-Upstream: the API instance that answered
 	requestID string // X-Request-ID
 	location  string
+	header    http.Header
 	body      []byte
 	at        time.Time     // when the answer arrived
 	took      time.Duration // from the request's sending
@@ -56,6 +57,9 @@ type reply struct {
 type apiClient struct {
 	base string
 	http *http.Client
+	// key, when set, is sent as the bearer API key (an environment with
+	// auth required).
+	key string
 
 	mu    sync.Mutex
 	next  time.Time
@@ -117,6 +121,9 @@ func (c *apiClient) send(ctx context.Context, method, path string, body any, hea
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -132,7 +139,7 @@ func (c *apiClient) send(ctx context.Context, method, path string, body any, hea
 	}
 	return reply{
 		status: resp.StatusCode, upstream: resp.Header.Get("X-Upstream"), requestID: resp.Header.Get("X-Request-ID"),
-		location: resp.Header.Get("Location"), body: b, at: time.Now(), took: time.Since(sent),
+		location: resp.Header.Get("Location"), header: resp.Header, body: b, at: time.Now(), took: time.Since(sent),
 	}, nil
 }
 

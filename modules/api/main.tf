@@ -4,7 +4,8 @@ locals {
   # start, so each replica keeps the same address across restarts and
   # replacements instead (host numbers 11, 12, ...).
   addresses = [for i in range(var.api.replicas) : cidrhost(var.app_subnet, 11 + i)]
-  auth      = nonsensitive(var.auth.mode) == "required"
+  auth_mode = nonsensitive(var.auth.mode) # the mode is not secret
+  auth      = local.auth_mode == "required"
 }
 
 module "container" {
@@ -17,7 +18,7 @@ module "container" {
   env = merge({
     CALCGRID_DIAGNOSTICS       = var.app.diagnostics ? "1" : "0"
     CALCGRID_QUEUE_MAX_PENDING = tostring(var.api.queue_max_pending)
-    CALCGRID_AUTH              = nonsensitive(var.auth.mode)
+    CALCGRID_AUTH              = local.auth_mode
     }, local.auth ? {
     CALCGRID_ADMIN_TOKEN_FILE = "/run/secrets/admin-token"
     CALCGRID_ID_SECRET_FILE   = "/run/secrets/id-secret"

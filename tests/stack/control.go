@@ -3,7 +3,6 @@ package stack
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 )
 
@@ -44,7 +43,7 @@ func (e *Env) controlArgs() []string {
 // DestroyControl destroys what terraform/control manages, or only targets
 // (resource addresses) when given.
 func (e *Env) DestroyControl(ctx context.Context, targets ...string) error {
-	if err := e.repo.initControl(ctx); err != nil {
+	if err := e.repo.initOnce(ctx, controlDir); err != nil {
 		return err
 	}
 	args := append([]string{"destroy", "-input=false", "-auto-approve"}, e.controlArgs()...)
@@ -56,7 +55,7 @@ func (e *Env) DestroyControl(ctx context.Context, targets ...string) error {
 
 // ApplyControl applies terraform/control to the running stack.
 func (e *Env) ApplyControl(ctx context.Context) error {
-	if err := e.repo.initControl(ctx); err != nil {
+	if err := e.repo.initOnce(ctx, controlDir); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.repo.Stdout, "applying %s's tenants, keys and queue settings (%s)\n", e.Name, controlDir)
@@ -66,7 +65,7 @@ func (e *Env) ApplyControl(ctx context.Context) error {
 // PlanControl plans terraform/control and reports whether it has changes
 // (drift: a setting changed outside Terraform).
 func (e *Env) PlanControl(ctx context.Context) (changes bool, err error) {
-	if err := e.repo.initControl(ctx); err != nil {
+	if err := e.repo.initOnce(ctx, controlDir); err != nil {
 		return false, err
 	}
 	return e.repo.planChanges(ctx, controlDir, e.Name, e.controlArgs())
@@ -75,20 +74,4 @@ func (e *Env) PlanControl(ctx context.Context) (changes bool, err error) {
 // ControlOutputJSON decodes an output of the environment's control state.
 func (e *Env) ControlOutputJSON(ctx context.Context, name string, v any) error {
 	return e.repo.outputJSON(ctx, controlDir, e.Name, name, v)
-}
-
-func (r *Repo) initControl(ctx context.Context) error {
-	r.initMu.Lock()
-	defer r.initMu.Unlock()
-	if r.controlInitialised {
-		return nil
-	}
-	if _, err := os.Stat(filepath.Join(r.Root, controlDir)); err != nil {
-		return err
-	}
-	if err := r.Init(ctx, controlDir); err != nil {
-		return err
-	}
-	r.controlInitialised = true
-	return nil
 }

@@ -29,9 +29,8 @@ type Repo struct {
 	// and os.Stderr for the CLI, the test log for the suite).
 	Stdout, Stderr io.Writer
 
-	initMu             sync.Mutex
-	initialised        bool
-	controlInitialised bool
+	initMu      sync.Mutex
+	initialised map[string]bool // root module folders initialised by this Repo
 }
 
 // FindRoot returns the repository root at or above dir: the folder that holds

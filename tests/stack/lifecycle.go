@@ -61,16 +61,22 @@ func (e *Env) VolumeExists(ctx context.Context) bool {
 }
 
 // InitRoot initialises the root module once per Repo.
-func (r *Repo) InitRoot(ctx context.Context) error {
+func (r *Repo) InitRoot(ctx context.Context) error { return r.initOnce(ctx, rootDir) }
+
+// initOnce initialises dir (a root module) the first time this Repo uses it.
+func (r *Repo) initOnce(ctx context.Context, dir string) error {
 	r.initMu.Lock()
 	defer r.initMu.Unlock()
-	if r.initialised {
+	if r.initialised[dir] {
 		return nil
 	}
-	if err := r.Init(ctx, rootDir); err != nil {
+	if err := r.Init(ctx, dir); err != nil {
 		return err
 	}
-	r.initialised = true
+	if r.initialised == nil {
+		r.initialised = map[string]bool{}
+	}
+	r.initialised[dir] = true
 	return nil
 }
 

@@ -41,21 +41,16 @@ type CreatedKey struct {
 	Secret string `json:"secret"`
 }
 
-// NewKey is the body of POST /v1/admin/keys. Every field is sent: 0 and an
-// empty list are answers (unlimited, all priorities), and a nil ExpiresAt
-// is null (no expiry).
+// NewKey is the body of POST /v1/admin/keys: the tenant and the settings.
 type NewKey struct {
-	Tenant        string     `json:"tenant"`
-	Name          string     `json:"name"`
-	Scopes        []string   `json:"scopes"`
-	RatePerSecond int64      `json:"rate_per_second"`
-	MaxPending    int64      `json:"max_pending"`
-	Priorities    []string   `json:"priorities"`
-	ExpiresAt     *time.Time `json:"expires_at"`
+	Tenant string `json:"tenant"`
+	KeyUpdate
 }
 
-// KeyUpdate is the body of PATCH /v1/admin/keys/{id}. The provider sends
-// every field it manages, so the key ends up exactly as configured.
+// KeyUpdate is the body of PATCH /v1/admin/keys/{id}, and a new key's
+// settings. Every field is sent, so the key ends up exactly as configured:
+// 0 and an empty list are answers (unlimited, all priorities), and a nil
+// ExpiresAt is null (no expiry).
 type KeyUpdate struct {
 	Name          string     `json:"name"`
 	Scopes        []string   `json:"scopes"`

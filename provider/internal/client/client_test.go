@@ -57,7 +57,7 @@ func TestCreateKeySendsEveryFieldAndTheToken(t *testing.T) {
 	f := &fake{status: 201, body: `{"id":"key_abc","tenant":"acme","name":"ci","scopes":["read"],"rate_per_second":0,
 		"max_pending":0,"priorities":[],"expires_at":null,"created_at":"2026-12-01T10:00:00Z","secret":"cgk_xyz"}`}
 	c := f.serve(t)
-	k, err := c.CreateKey(context.Background(), NewKey{Tenant: "acme", Name: "ci", Scopes: []string{"read"}})
+	k, err := c.CreateKey(context.Background(), NewKey{Tenant: "acme", KeyUpdate: KeyUpdate{Name: "ci", Scopes: []string{"read"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestProblemCarriesTheDetail(t *testing.T) {
 		"title":"Invalid request fields","status":422,"detail":"one or more fields are invalid; see errors",
 		"errors":[{"field":"scopes","message":"unknown scope \"write\" (allowed: submit, read, cancel, admin)"}]}`}
 	c := f.serve(t)
-	_, err := c.CreateKey(context.Background(), NewKey{Tenant: "acme", Name: "ci", Scopes: []string{"write"}})
+	_, err := c.CreateKey(context.Background(), NewKey{Tenant: "acme", KeyUpdate: KeyUpdate{Name: "ci", Scopes: []string{"write"}}})
 	var p *Problem
 	if !errors.As(err, &p) {
 		t.Fatalf("error %v is not a *Problem", err)

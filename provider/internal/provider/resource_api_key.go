@@ -200,10 +200,7 @@ func (r *apiKeyResource) Create(ctx context.Context, req resource.CreateRequest,
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	k, err := r.client.CreateKey(ctx, client.NewKey{
-		Tenant: plan.Tenant.ValueString(), Name: s.Name, Scopes: s.Scopes, RatePerSecond: s.RatePerSecond,
-		MaxPending: s.MaxPending, Priorities: s.Priorities, ExpiresAt: s.ExpiresAt,
-	})
+	k, err := r.client.CreateKey(ctx, client.NewKey{Tenant: plan.Tenant.ValueString(), KeyUpdate: s})
 	if err != nil {
 		apiError(&resp.Diagnostics, fmt.Sprintf("creating key %s of tenant %s", s.Name, plan.Tenant.ValueString()), err)
 		return

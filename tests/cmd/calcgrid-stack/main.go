@@ -177,6 +177,10 @@ func run(ctx context.Context, args []string) error {
 }
 
 func printEndpoints(ctx context.Context, e *stack.Env, repo *stack.Repo, start time.Time) error {
+	bearer := "" // curl's key, where the API requires one
+	if e.HasControl() {
+		bearer = ` -H "Authorization: Bearer $CALCGRID_API_KEY"`
+	}
 	out := map[string]string{}
 	for _, name := range []string{"endpoint", "monitor_url", "monitor_user", "prometheus_url", "app_image"} {
 		v, err := e.Output(ctx, name)
@@ -201,7 +205,7 @@ func printEndpoints(ctx context.Context, e *stack.Env, repo *stack.Repo, start t
     curl -s %s%s/v1/queues
 `, e.Name, time.Since(start).Round(time.Second), out["endpoint"], out["monitor_url"], out["monitor_user"],
 		e.Name, filepath.Base(repo.Boot.TFBinary), out["prometheus_url"], out["app_image"], keys(e, repo),
-		out["endpoint"], map[bool]string{true: ` -H "Authorization: Bearer $CALCGRID_API_KEY"`}[e.HasControl()], out["endpoint"])
+		out["endpoint"], bearer, out["endpoint"])
 	return nil
 }
 
