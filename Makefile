@@ -72,7 +72,12 @@ test-modules: bootstrap ## terraform/tofu test of every module with mocked provi
 test-stack: bootstrap ## terratest suite against a real dev stack (RUN=regex picks scenarios)
 	$(STACK) test-stack '$(RUN)'
 
-bench: ## Kernel benchmarks, Go against C (gcc -O3)
+# wrk and the baseline's Debian packages are make bench's prerequisites.
+bench: BOOTSTRAP_FOR := bench
+bench: bootstrap build ## calcgrid beside the FastAPI + Celery design it replaces, ~15 min (bench/README.md; BENCH_ARGS=-h)
+	go run ./bench/cmd/calcbench $(BENCH_ARGS)
+
+bench-kernels: ## Kernel benchmarks, Go against C (gcc -O3)
 	scripts/bench.sh
 
 ##@ Stack (ENV=dev|staging|prod)
@@ -100,4 +105,4 @@ logs: bootstrap ## Follow ENV's logs (ROLE=api|worker|redis|loadbalancer|monitor
 promote: bootstrap ## Deploy FROM's running app image to TO, without a rebuild
 	$(STACK) promote $(FROM) $(TO)
 
-.PHONY: help build provider provider-docs run-local lint test test-unit test-provider fuzz test-modules test-stack bench bootstrap doctor up down destroy-data status logs promote
+.PHONY: help build provider provider-docs run-local lint test test-unit test-provider fuzz test-modules test-stack bench bench-kernels bootstrap doctor up down destroy-data status logs promote

@@ -5,7 +5,7 @@
 # ziggurat), same seed. Rates are per CPU-second of the process, so other
 # load on the machine does not skew the Go/C ratio; each side runs RUNS times
 # and the best rate counts.
-#   RUNS=3 BENCHTIME=3x BENCH_CPU=0 scripts/bench.sh
+#   RUNS=3 BENCHTIME=3x BENCH_CPU=0 scripts/bench.sh   (make bench-kernels)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

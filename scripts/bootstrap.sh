@@ -4,7 +4,7 @@
 #   2. stack driver         .bin/calcgrid-stack, built from tests/cmd/calcgrid-stack
 #   3. prerequisites        the distribution's programs that are missing (debootstrap when
 #                           images must be built; redis-server, shellcheck and promtool for
-#                           make test): installed with apt-get as root or through passwordless
+#                           make test; wrk and the baseline's Python for make bench): installed with apt-get as root or through passwordless
 #                           sudo, else a stop at once with the command to run
 #   4. terraform / tofu     from PATH, else OpenTofu built from scripts/tools/tofu into .bin/
 #   5. docker provider      from the registry, else built from scripts/tools/docker-provider
@@ -17,7 +17,7 @@
 #                           (debootstrap + docker import + scripts/images/*)
 #   8. .cache/bootstrap.json (and .cache/images.auto.tfvars.json), read by the stack driver
 #
-# Usage: scripts/bootstrap.sh [--for up|test]   bootstrap (idempotent; a warm run only checks)
+# Usage: scripts/bootstrap.sh [--for up|test|bench] bootstrap (idempotent; a warm run only checks)
 #        scripts/bootstrap.sh --doctor          report each piece and prerequisite, change nothing
 #        scripts/bootstrap.sh --recheck         forget remembered registry probes, probe again
 #
@@ -588,7 +588,7 @@ main() {
     "") ;;
     --for)
       PURPOSE=${2:-}
-      [[ $PURPOSE == up || $PURPOSE == test ]] || die "--for takes up or test, not '$PURPOSE'" ;;
+      [[ $PURPOSE == up || $PURPOSE == test || $PURPOSE == bench ]] || die "--for takes up, test or bench, not '$PURPOSE'" ;;
     --doctor) cmd=doctor ;;
     --recheck) rm -f "$STATE/provider.mode" "$STATE/images.mode" ;;
     -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;

@@ -17,14 +17,18 @@ import (
 type Purpose string
 
 const (
-	ForUp   Purpose = "up"
-	ForTest Purpose = "test"
+	ForUp    Purpose = "up"
+	ForTest  Purpose = "test"
+	ForBench Purpose = "bench"
 )
 
 // Prereq is one program from the distribution's packages that calcgrid
 // needs, and when.
 type Prereq struct {
 	Command string // looked up on PATH
+	// Module, when set, is a Python module the package provides: present
+	// when Machine.PyImport can import it (Command is then the interpreter).
+	Module  string
 	Package string // the Debian package that provides it
 	Why     string
 	// Needed decides from the machine whether the program is needed now.
@@ -42,21 +46,41 @@ type Machine struct {
 	// AirgapImages: base images must be built from Debian packages (no
 	// image registry answers and some are not on the Docker host yet).
 	AirgapImages bool
+	// PyImport reports whether the baseline's Python can import a module
+	// (nil: none can).
+	PyImport func(module string) bool
 }
 
 // prereqs is every program calcgrid installs from the distribution when
 // it is missing. Docker and Go are not here: they are the machine's own.
 var prereqs = []Prereq{
-	{"debootstrap", "debootstrap", "builds the Debian base of the air-gapped images (no image registry answers)",
+	{"debootstrap", "", "debootstrap", "builds the Debian base of the air-gapped images (no image registry answers)",
 		func(m Machine) bool { return m.AirgapImages }},
-	{"redis-server", "redis-server", "the app's integration tests start private Redis servers (make test)",
+	{"redis-server", "", "redis-server", "the app's integration tests start private Redis servers (make test, make bench)",
+		func(m Machine) bool { return m.Purpose == ForTest || m.Purpose == ForBench }},
+	{"wrk", "", "wrk", "loads both APIs (make bench)", forBench},
+	{"shellcheck", "", "shellcheck", "lints the shell scripts (make lint)",
 		func(m Machine) bool { return m.Purpose == ForTest }},
-	{"shellcheck", "shellcheck", "lints the shell scripts (make lint)",
+	{"promtool", "", "prometheus", "checks the alerting rules and runs their unit tests (make lint)",
 		func(m Machine) bool { return m.Purpose == ForTest }},
-	{"promtool", "prometheus", "checks the alerting rules and runs their unit tests (make lint)",
+	{"chromium", "", "chromium", "drives the dashboard and Prometheus in a headless browser (stack suite)",
 		func(m Machine) bool { return m.Purpose == ForTest }},
-	{"chromium", "chromium", "drives the dashboard and Prometheus in a headless browser (stack suite)",
-		func(m Machine) bool { return m.Purpose == ForTest }},
+}
+
+// baselineModules are the Debian packages of the FastAPI + Celery design
+// make bench runs beside calcgrid (bench/baseline), by the module each
+// provides.
+var baselineModules = [][2]string{
+	{"celery", "python3-celery"}, {"fastapi", "python3-fastapi"}, {"uvicorn", "python3-uvicorn"},
+	{"uvloop", "python3-uvloop"}, {"httptools", "python3-httptools"}, {"redis", "python3-redis"},
+}
+
+func forBench(m Machine) bool { return m.Purpose == ForBench }
+
+func init() {
+	for _, mp := range baselineModules {
+		prereqs = append(prereqs, Prereq{"python3", mp[0], mp[1], "the FastAPI + Celery baseline (make bench)", forBench})
+	}
 }
 
 // PrereqState is one prerequisite on one machine.
@@ -104,8 +128,15 @@ func CheckPrereqs(m Machine) []PrereqState {
 	var out []PrereqState
 	for _, p := range prereqs {
 		s := PrereqState{Prereq: p, Needed: p.Needed(m)}
-		if path, err := m.LookPath(p.Command); err == nil {
-			s.Path = path
+		switch {
+		case p.Module != "":
+			if m.PyImport != nil && m.PyImport(p.Module) {
+				s.Path = "python3 module " + p.Module
+			}
+		default:
+			if path, err := m.LookPath(p.Command); err == nil {
+				s.Path = path
+			}
 		}
 		out = append(out, s)
 	}

@@ -71,6 +71,11 @@ func TestPrereqDecisions(t *testing.T) {
 			[]string{"debootstrap", "redis-server", "shellcheck", "prometheus", "chromium"}, "install debootstrap redis-server shellcheck prometheus chromium"},
 		{"test, passwordless sudo but no apt", Machine{Purpose: ForTest, LookPath: none, Sudo: true},
 			[]string{"redis-server", "shellcheck", "prometheus", "chromium"}, "with this system's package manager"},
+		{"bench, no Python modules", Machine{Purpose: ForBench, LookPath: aptOnly},
+			[]string{"redis-server", "wrk", "python3-celery", "python3-fastapi", "python3-uvicorn", "python3-uvloop", "python3-httptools", "python3-redis"},
+			"sudo apt-get install -y --no-install-recommends redis-server wrk python3-celery"},
+		{"bench, only uvloop missing", Machine{Purpose: ForBench, LookPath: func(string) (string, error) { return "/usr/bin/x", nil },
+			PyImport: func(m string) bool { return m != "uvloop" }}, []string{"python3-uvloop"}, "apt-get install -y --no-install-recommends python3-uvloop"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Missing(CheckPrereqs(tc.m))

@@ -25,6 +25,7 @@ const usage = `usage: calcgrid-stack COMMAND [ARGS]
   down ENV               destroy ENV's containers and networks; the Redis volume stays
   destroy-data ENV       delete ENV's Redis volume (after down)
   status ENV             containers, health, endpoints
+  output ENV NAME        print one output of ENV's root module (endpoint, app_image, ...)
   logs ENV [ROLE]        follow logs (api|worker|redis|loadbalancer|monitor)
   promote FROM TO        run FROM's app image ID in TO, without a rebuild
   test-modules           test every module with mocked providers
@@ -33,7 +34,7 @@ const usage = `usage: calcgrid-stack COMMAND [ARGS]
   tf DIR ARGS...         the bootstrap's terraform/tofu in DIR (relative to the root)
   tf-binary              print the path of the bootstrap's terraform/tofu (for the
                          provider's acceptance tests and docs: TF_ACC_TERRAFORM_PATH)
-  prereqs [-for up|test] [-install]
+  prereqs [-for up|test|bench] [-install]
                          the distribution's programs calcgrid needs: found, missing, will
                          install; -install installs them (root with apt-get) or fails at once
                          with the command to run
@@ -124,6 +125,17 @@ func run(ctx context.Context, args []string) error {
 			return nil
 		},
 		"destroy-data": func(e *stack.Env) error { return e.DestroyData(ctx) },
+		"output": func(e *stack.Env) error {
+			if len(args) != 2 {
+				return usageError{errors.New("output takes ENV and the output's name")}
+			}
+			v, err := e.Output(ctx, args[1])
+			if err != nil {
+				return err
+			}
+			fmt.Println(v)
+			return nil
+		},
 		"status":       func(e *stack.Env) error { return e.Status(ctx) },
 		"logs": func(e *stack.Env) error {
 			role := ""
@@ -253,19 +265,23 @@ func recordBootstrap(root string, args []string) error {
 
 func prereqs(ctx context.Context, root string, args []string) error {
 	fs := flag.NewFlagSet("prereqs", flag.ContinueOnError)
-	purpose := fs.String("for", string(stack.ForUp), "up (make up) or test (make test)")
+	purpose := fs.String("for", string(stack.ForUp), "up (make up), test (make test) or bench (make bench)")
 	install := fs.Bool("install", false, "install what is missing, or fail with the command to run")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
-	if *purpose != string(stack.ForUp) && *purpose != string(stack.ForTest) {
-		return usageError{fmt.Errorf("-for must be up or test, got %q", *purpose)}
+	if p := stack.Purpose(*purpose); p != stack.ForUp && p != stack.ForTest && p != stack.ForBench {
+		return usageError{fmt.Errorf("-for must be up, test or bench, got %q", *purpose)}
 	}
 	airgap, err := stack.NeedsAirgapBase(ctx, root)
 	if err != nil {
 		return err
 	}
-	m := stack.Machine{Purpose: stack.Purpose(*purpose), LookPath: exec.LookPath, Root: os.Geteuid() == 0, AirgapImages: airgap}
+	m := stack.Machine{Purpose: stack.Purpose(*purpose), LookPath: exec.LookPath, Root: os.Geteuid() == 0, AirgapImages: airgap,
+		PyImport: func(module string) bool {
+			// The interpreter the baseline runs with (bench/baseline/python).
+			return exec.CommandContext(ctx, filepath.Join(root, "bench", "baseline", "python"), "-c", "import "+module).Run() == nil
+		}}
 	// A hosted CI runner is not root but has passwordless sudo.
 	m.Sudo = !m.Root && exec.CommandContext(ctx, "sudo", "-n", "true").Run() == nil
 	if *install {
@@ -273,7 +289,11 @@ func prereqs(ctx context.Context, root string, args []string) error {
 	}
 	states := stack.CheckPrereqs(m)
 	for _, s := range states {
-		fmt.Printf("%-18s %s (%s)\n", s.Command, s.Status(m), s.Why)
+		name := s.Command
+		if s.Module != "" {
+			name += " " + s.Module
+		}
+		fmt.Printf("%-18s %s (%s)\n", name, s.Status(m), s.Why)
 	}
 	if missing := stack.Missing(states); len(missing) > 0 {
 		return fmt.Errorf("missing %s", strings.Join(missing, ", "))
