@@ -83,7 +83,8 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stde
 	h := api.New(api.Options{
 		Store: store, Registry: reg, Logger: logger, Instance: c.Instance,
 		MaxPending: c.MaxPending, Weights: c.Weights, AuthRequired: c.Auth.Required(),
-		Auth: auth.NewStore(store.Redis(), c.Auth.AdminToken, tasks.Queues()),
+		Auth:  auth.NewStore(store.Redis(), c.Auth.AdminToken, tasks.Queues()),
+		Pprof: c.Pprof,
 	})
 	// Cut off from Redis, the API could only answer 503; refusing
 	// connections instead makes nginx send the work, POSTs included, to a
@@ -116,7 +117,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	return worker.New(worker.Options{
 		Store: store, Registry: reg, Logger: logger, Listen: c.Listen,
 		Concurrency: c.Concurrency, Weights: c.Weights, StrictPriority: c.StrictPriority,
-		ShutdownTimeout: c.ShutdownTimeout,
+		ShutdownTimeout: c.ShutdownTimeout, Pprof: c.Pprof,
 	}).Run(ctx)
 }
 

@@ -55,6 +55,8 @@ type Options struct {
 	// Auth holds the keys and tenants; nil: one on Store's Redis client
 	// without a bootstrap admin token.
 	Auth *auth.Store
+	// Pprof serves net/http/pprof under /debug/pprof/ (serve.Pprof).
+	Pprof bool
 }
 
 // API serves the HTTP endpoints.
@@ -97,6 +99,9 @@ func New(opts Options) *chi.Mux {
 	r.Get("/healthz", serve.Healthz)
 	r.Get("/readyz", serve.Readyz(opts.Store.Ping))
 	r.Method(http.MethodGet, "/metrics", metrics.Handler(reg))
+	if opts.Pprof {
+		r.Handle("/debug/pprof/*", serve.Pprof())
+	}
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(a.authenticate)
 		submit, read, cancel := require(a, auth.ScopeSubmit), require(a, auth.ScopeRead), require(a, auth.ScopeCancel)

@@ -82,6 +82,9 @@ type Common struct {
 	Instance    string
 	LogLevel    slog.Level
 	Diagnostics bool
+	// Pprof serves net/http/pprof under /debug/pprof/ on the role's
+	// listener and turns on the mutex and block profiles.
+	Pprof bool
 	// Retention is how long finished tasks, their results and metadata are
 	// kept, per final state.
 	Retention Retention
@@ -455,6 +458,7 @@ func (s *set) common(c *Common) {
 	s.str(&c.Instance, "instance", host, "instance name, logged and sent in the X-Calcgrid-Instance header")
 	s.logLevel(&c.LogLevel)
 	s.boolean(&c.Diagnostics, "diagnostics", false, "register the diagnostic.* task types (for development and tests)")
+	s.boolean(&c.Pprof, "pprof", false, "serve CPU, heap, mutex and block profiles under /debug/pprof/ (for profiling; never through nginx)")
 	s.retention(&c.Retention)
 }
 

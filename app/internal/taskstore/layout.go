@@ -1,10 +1,13 @@
 package taskstore
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -64,14 +67,18 @@ type asynqMessage struct {
 
 // Field numbers of asynq's TaskMessage (internal/proto/asynq.proto).
 const (
-	pbType      = 1
-	pbPayload   = 2
-	pbID        = 3
-	pbQueue     = 4
-	pbRetry     = 5
-	pbTimeout   = 8
-	pbRetention = 12
-	pbHeaders   = 15
+	pbType         = 1
+	pbPayload      = 2
+	pbID           = 3
+	pbQueue        = 4
+	pbRetry        = 5
+	pbRetried      = 6
+	pbErrorMsg     = 7
+	pbTimeout      = 8
+	pbLastFailedAt = 11
+	pbRetention    = 12
+	pbCompletedAt  = 13
+	pbHeaders      = 15
 )
 
 // encode writes m as asynq's protobuf TaskMessage, byte for byte as asynq's
@@ -118,6 +125,78 @@ func (m asynqMessage) encode() []byte {
 		b = protowire.AppendBytes(b, e)
 	}
 	return b
+}
+
+// asynqStateNames maps the state field of asynq's task hash
+// (base.TaskState.String) to asynq's exported state.
+var asynqStateNames = map[string]asynq.TaskState{
+	"active": asynq.TaskStateActive, "pending": asynq.TaskStatePending, "scheduled": asynq.TaskStateScheduled,
+	"retry": asynq.TaskStateRetry, "archived": asynq.TaskStateArchived, "completed": asynq.TaskStateCompleted,
+	"aggregating": asynq.TaskStateAggregating,
+}
+
+// asynqTaskInfo is what asynq's Inspector.GetTaskInfo makes of a task's hash
+// (its msg, state and result fields), limited to the fields build reads:
+// reading the hash in the script that also reads the metadata (loadScript)
+// saves the Inspector's three round trips on every GET. Payload, headers,
+// group, deadline and NextProcessAt are left out.
+func asynqTaskInfo(msg []byte, state string, result []byte) (*asynq.TaskInfo, error) {
+	st, ok := asynqStateNames[state]
+	if !ok {
+		return nil, fmt.Errorf("asynq task state %q: unknown", state)
+	}
+	info := &asynq.TaskInfo{State: st, Result: result}
+	for len(msg) > 0 {
+		num, typ, n := protowire.ConsumeTag(msg)
+		if n < 0 {
+			return nil, fmt.Errorf("asynq task message: %w", protowire.ParseError(n))
+		}
+		msg = msg[n:]
+		var v uint64
+		var b []byte
+		switch typ {
+		case protowire.VarintType:
+			v, n = protowire.ConsumeVarint(msg)
+		case protowire.BytesType:
+			b, n = protowire.ConsumeBytes(msg)
+		default:
+			n = protowire.ConsumeFieldValue(num, typ, msg)
+		}
+		if n < 0 {
+			return nil, fmt.Errorf("asynq task message field %d: %w", num, protowire.ParseError(n))
+		}
+		msg = msg[n:]
+		switch num {
+		case pbType:
+			info.Type = string(b)
+		case pbID:
+			info.ID = string(b)
+		case pbQueue:
+			info.Queue = string(b)
+		case pbRetry:
+			info.MaxRetry = int(int32(v))
+		case pbRetried:
+			info.Retried = int(int32(v))
+		case pbErrorMsg:
+			info.LastErr = string(b)
+		case pbLastFailedAt:
+			info.LastFailedAt = unixOrZero(int64(v))
+		case pbCompletedAt:
+			info.CompletedAt = unixOrZero(int64(v))
+		}
+	}
+	if info.ID == "" {
+		return nil, errors.New("asynq task message: no id")
+	}
+	return info, nil
+}
+
+// unixOrZero is asynq's fromUnixTimeOrZero: 0 is no time.
+func unixOrZero(s int64) time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return time.Unix(s, 0)
 }
 
 // seconds rounds d up to whole seconds.

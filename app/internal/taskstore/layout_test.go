@@ -190,6 +190,39 @@ func TestAsynqLayout(t *testing.T) {
 	if int64(score) < started || int64(score) > time.Now().Unix() {
 		t.Errorf("failed task archived at %v, want a unix second in [%d, now]", score, started)
 	}
+
+	// loadScript's decoding of asynq's hash (asynqTaskInfo) sees what the
+	// Inspector sees, in every state these tasks reached.
+	for _, id := range []string{mine.ID, failed.ID, twin, "arch-pending", "cancel-pending", "arch-scheduled", "cancel-scheduled"} {
+		sameAsynqView(t, rdb, inspector, queue, id)
+	}
+}
+
+// sameAsynqView fails unless asynqTaskInfo reads task id's hash as asynq's
+// Inspector does, in every field build uses.
+func sameAsynqView(t *testing.T, rdb *redis.Client, in *asynq.Inspector, queue, id string) {
+	t.Helper()
+	want, err := in.GetTaskInfo(queue, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := rdb.HGetAll(t.Context(), asynqTaskKey(queue, id)).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var result []byte
+	if r, ok := h["result"]; ok {
+		result = []byte(r)
+	}
+	got, err := asynqTaskInfo([]byte(h["msg"]), h["state"], result)
+	if err != nil {
+		t.Fatalf("task %s: %v", id, err)
+	}
+	if got.ID != want.ID || got.Type != want.Type || got.Queue != want.Queue || got.State != want.State ||
+		got.MaxRetry != want.MaxRetry || got.Retried != want.Retried || got.LastErr != want.LastErr ||
+		!got.LastFailedAt.Equal(want.LastFailedAt) || !got.CompletedAt.Equal(want.CompletedAt) || !bytes.Equal(got.Result, want.Result) {
+		t.Errorf("task %s (%s) decoded as\n %+v\nasynq's Inspector reads\n %+v", id, want.State, got, want)
+	}
 }
 
 func await(t *testing.T, in *asynq.Inspector, queue, id string, states ...asynq.TaskState) *asynq.TaskInfo {

@@ -47,6 +47,9 @@ type Options struct {
 	// SweepInterval is how often the worker deletes finished tasks whose
 	// retention has passed (taskstore.Store.Sweep); 0 means 30 s.
 	SweepInterval time.Duration
+	// Pprof serves net/http/pprof under /debug/pprof/ on Listen
+	// (serve.Pprof).
+	Pprof bool
 }
 
 // defaultSweepInterval is how often a worker sweeps by default: an expired
@@ -288,6 +291,9 @@ func (w *Worker) health() http.Handler {
 	mux.HandleFunc("GET /healthz", serve.Healthz)
 	mux.Handle("GET /readyz", serve.Readyz(w.opts.Store.Ping))
 	mux.Handle("GET /metrics", metrics.Handler(w.registry))
+	if w.opts.Pprof {
+		mux.Handle("/debug/pprof/", serve.Pprof())
+	}
 	return mux
 }
 

@@ -73,6 +73,10 @@ run "config_balances_and_retries" {
     && length(regexall("proxy_pass http://api;", output.config)) == 2 && strcontains(output.config, "\"/v1/tasks\" 2m;"))
     error_message = "submissions (POST /v1/tasks) may carry 2m, every other route 256k; both proxy the same way, and the 413 names the route's cap"
   }
+  assert {
+    condition     = strcontains(output.config, "location = /metrics {\n      return 404;") && strcontains(output.config, "location ^~ /debug/ {\n      return 404;")
+    error_message = "nginx answers /metrics and /debug/ (an API's pprof with --pprof) 404 itself: neither reaches an API from the edge"
+  }
 }
 
 run "environment_variables" {
