@@ -179,9 +179,7 @@ func (a *API) submit(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusAccepted
 		a.taskMetrics.Enqueued.WithLabelValues(t.Type, t.Queue).Inc()
-		a.Logger.LogAttrs(r.Context(), slog.LevelInfo, "task submitted",
-			slog.String("request_id", sub.RequestID), slog.String("task_id", t.ID),
-			slog.String("type", t.Type), slog.String("queue", t.Queue))
+		logWith(r.Context(), slog.String("task_id", t.ID), slog.String("type", t.Type), slog.String("queue", t.Queue))
 	}
 	writeJSON(w, status, t)
 }

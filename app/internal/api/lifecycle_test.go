@@ -507,3 +507,29 @@ func TestTimeoutNotRetried(t *testing.T) {
 			done.State, done.Attempts, done.Error)
 	}
 }
+
+// TestOneLogLinePerSubmission: a POST that creates a task logs one line,
+// its access line, carrying the task; a repeat of it (200) names none.
+func TestOneLogLinePerSubmission(t *testing.T) {
+	e := newEnv(t, apptest.Options{})
+	body := `{"type":"diagnostic.noop","idempotency_key":"one-line"}`
+	task := e.Submit(body)
+	if r := e.Do(http.MethodPost, "/v1/tasks", body); r.Status != http.StatusOK {
+		t.Fatalf("repeated POST: %d %s", r.Status, r.Body)
+	}
+	lines := e.Logs.Lines(func(l apptest.Line) bool { return l.String("route") == "/v1/tasks" && l.String("method") == http.MethodPost })
+	if len(lines) != 2 {
+		t.Fatalf("%d access lines for 2 POSTs: %v", len(lines), lines)
+	}
+	if l := lines[0]; l.Msg() != "http request" || l.String("task_id") != task.ID || l.String("type") != "diagnostic.noop" || l.String("queue") != "medium" {
+		t.Errorf("the creating POST's line: %v, want task_id %s, type and queue", l, task.ID)
+	}
+	if id := lines[1].String("task_id"); id != "" {
+		t.Errorf("the repeated POST's line names task %s", id)
+	}
+	for _, l := range e.Logs.Lines(func(l apptest.Line) bool { return l.String("role") == "api" }) {
+		if l.Msg() != "http request" && l.String("task_id") == task.ID {
+			t.Errorf("another api line about the task: %v", l)
+		}
+	}
+}
