@@ -116,7 +116,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	return worker.New(worker.Options{
 		Store: store, Registry: reg, Logger: logger, Listen: c.Listen,
 		Concurrency: c.Concurrency, Weights: c.Weights, StrictPriority: c.StrictPriority,
-		ShutdownTimeout: c.ShutdownTimeout,
+		ShutdownTimeout: c.ShutdownTimeout, PollInterval: c.PollInterval, IdleWait: c.IdleWait,
 	}).Run(ctx)
 }
 
