@@ -117,7 +117,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	return worker.New(worker.Options{
 		Store: store, Registry: reg, Logger: logger, Listen: c.Listen,
 		Concurrency: c.Concurrency, Weights: c.Weights, StrictPriority: c.StrictPriority,
-		ShutdownTimeout: c.ShutdownTimeout, Pprof: c.Pprof,
+		ShutdownTimeout: c.ShutdownTimeout, PollInterval: c.PollInterval, IdleWait: c.IdleWait, Pprof: c.Pprof,
 	}).Run(ctx)
 }
 

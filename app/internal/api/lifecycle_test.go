@@ -517,7 +517,9 @@ func TestOneLogLinePerSubmission(t *testing.T) {
 	if r := e.Do(http.MethodPost, "/v1/tasks", body); r.Status != http.StatusOK {
 		t.Fatalf("repeated POST: %d %s", r.Status, r.Body)
 	}
-	lines := e.Logs.Lines(func(l apptest.Line) bool { return l.String("route") == "/v1/tasks" && l.String("method") == http.MethodPost })
+	lines := e.Logs.Lines(func(l apptest.Line) bool {
+		return l.String("route") == "/v1/tasks" && l.String("method") == http.MethodPost
+	})
 	if len(lines) != 2 {
 		t.Fatalf("%d access lines for 2 POSTs: %v", len(lines), lines)
 	}

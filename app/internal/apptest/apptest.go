@@ -49,6 +49,10 @@ type Options struct {
 	AuthRequired bool
 }
 
+// IdleWait is the workers' Options.IdleWait, production's default: the
+// tests take tasks as production does, on a wake-up.
+const IdleWait = time.Second
+
 // AdminToken is the bootstrap admin token of a Stack with AuthRequired.
 const AdminToken = "test-bootstrap-admin-token"
 
@@ -130,7 +134,7 @@ func (s *Stack) StartWorker(concurrency int, strictPriority bool) (stop func()) 
 	w := worker.New(worker.Options{
 		Store: s.WorkerStore, Registry: s.Registry, Logger: s.Logger.With("role", "worker"),
 		Concurrency: concurrency, Weights: config.DefaultWeights(), StrictPriority: strictPriority,
-		ShutdownTimeout: 5 * time.Second,
+		ShutdownTimeout: 5 * time.Second, IdleWait: IdleWait,
 	})
 	go func() { done <- w.Run(ctx) }()
 	stopped := false

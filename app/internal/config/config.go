@@ -231,7 +231,21 @@ type Worker struct {
 	Weights         Weights
 	StrictPriority  bool
 	ShutdownTimeout time.Duration
+	// PollInterval is asynq's TaskCheckInterval: how soon a worker polls
+	// again after finding every queue empty, once IdleWait is over.
+	PollInterval time.Duration
+	// IdleWait is the longest an idle worker waits for a wake-up before it
+	// polls again; 0 turns the wake-up off (polling every PollInterval).
+	IdleWait time.Duration
 }
+
+// Bounds of the worker's polling: a longer interval or wait only delays
+// tasks (the wake-up can be lost while the connection is down, and due
+// retries of other workers are not announced).
+const (
+	maxPollInterval = 10 * time.Second
+	maxIdleWait     = time.Minute
+)
 
 // Monitor configures `calcgrid monitor`.
 type Monitor struct {
@@ -359,6 +373,20 @@ func (s *set) positive(p *time.Duration, name string, def time.Duration, text st
 	s.checks = append(s.checks, func() error {
 		if *p <= 0 {
 			return fmt.Errorf("--%s / %s must be a positive duration such as 30s (got %s)", name, EnvName(name), *p)
+		}
+		return nil
+	})
+}
+
+// bounded registers a duration from lo to hi; lo is 0 or positive.
+func (s *set) bounded(p *time.Duration, name string, def, lo, hi time.Duration, text string) {
+	s.dur(p, name, def, text)
+	s.checks = append(s.checks, func() error {
+		if *p < lo || *p > hi {
+			if lo > 0 {
+				return fmt.Errorf("--%s / %s must be a positive duration of at most %s (got %s)", name, EnvName(name), hi, *p)
+			}
+			return fmt.Errorf("--%s / %s must be a duration from 0 to %s (got %s)", name, EnvName(name), hi, *p)
 		}
 		return nil
 	})
@@ -557,6 +585,10 @@ func ParseWorker(args []string, getenv func(string) string, out io.Writer) (Work
 	s.value(c.Weights, "queue-weights", "share of worker attention per queue")
 	s.boolean(&c.StrictPriority, "strict-priority", false, "always empty higher queues first (lower queues can starve)")
 	s.positive(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long running tasks may finish before they are requeued")
+	s.bounded(&c.PollInterval, "poll-interval", time.Millisecond, time.Nanosecond, maxPollInterval,
+		"how soon an idle worker polls the queues again after finding them empty and waiting out --idle-wait (asynq waits half to one and a half of it)")
+	s.bounded(&c.IdleWait, "idle-wait", time.Second, 0, maxIdleWait,
+		"the longest an idle worker waits for a submission's wake-up before it polls again (0: no wake-up, poll every --poll-interval)")
 	return c, s.parse(args, getenv)
 }
 

@@ -39,6 +39,7 @@ func TestWorkerSettings(t *testing.T) {
 	w, err := ParseWorker(nil, env(map[string]string{
 		"CALCGRID_WORKER_CONCURRENCY": "8", "CALCGRID_QUEUE_WEIGHTS": "high=10, medium=5, low=1",
 		"CALCGRID_STRICT_PRIORITY": "true", "CALCGRID_SHUTDOWN_TIMEOUT": "45s", "CALCGRID_LOG_LEVEL": "debug",
+		"CALCGRID_POLL_INTERVAL": "50ms", "CALCGRID_IDLE_WAIT": "0",
 		"CALCGRID_RETENTION": "24h", "CALCGRID_DIAGNOSTICS": "1", "CALCGRID_INSTANCE": "w-1",
 		"CALCGRID_REDIS_USERNAME": "worker", "CALCGRID_REDIS_PASSWORD": "pw",
 	}), io.Discard)
@@ -46,9 +47,21 @@ func TestWorkerSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	if w.Concurrency != 8 || w.Weights["high"] != 10 || w.Weights["low"] != 1 || !w.StrictPriority ||
-		w.ShutdownTimeout != 45*time.Second || w.LogLevel != slog.LevelDebug || w.Retention != (Retention{24 * time.Hour, 24 * time.Hour, 24 * time.Hour}) ||
+		w.ShutdownTimeout != 45*time.Second || w.PollInterval != 50*time.Millisecond || w.IdleWait != 0 || w.LogLevel != slog.LevelDebug || w.Retention != (Retention{24 * time.Hour, 24 * time.Hour, 24 * time.Hour}) ||
 		!w.Diagnostics || w.Instance != "w-1" || w.Redis.Username != "worker" || w.Redis.Password != "pw" {
 		t.Errorf("worker config = %+v", w)
+	}
+}
+
+// TestPollingDefaults: a worker waits for wake-ups and polls right after
+// one; the old polling (50ms, no wake-up) is a setting away.
+func TestPollingDefaults(t *testing.T) {
+	w, err := ParseWorker(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.PollInterval != time.Millisecond || w.IdleWait != time.Second {
+		t.Errorf("poll interval %s, idle wait %s; want 1ms and 1s", w.PollInterval, w.IdleWait)
 	}
 }
 
@@ -73,6 +86,10 @@ func TestInvalidSettings(t *testing.T) {
 		{map[string]string{"CALCGRID_QUEUE_WEIGHTS": "high=6,medium=3"}, "missing weight for queue low"},
 		{map[string]string{"CALCGRID_QUEUE_WEIGHTS": "high=0,medium=3,low=1"}, "weight of high must be"},
 		{map[string]string{"CALCGRID_SHUTDOWN_TIMEOUT": "-1s"}, "must be a positive duration"},
+		{map[string]string{"CALCGRID_POLL_INTERVAL": "0"}, "--poll-interval / CALCGRID_POLL_INTERVAL must be a positive duration of at most 10s (got 0s)"},
+		{map[string]string{"CALCGRID_POLL_INTERVAL": "11s"}, "CALCGRID_POLL_INTERVAL must be a positive duration of at most 10s (got 11s)"},
+		{map[string]string{"CALCGRID_IDLE_WAIT": "-1ms"}, "--idle-wait / CALCGRID_IDLE_WAIT must be a duration from 0 to 1m0s (got -1ms)"},
+		{map[string]string{"CALCGRID_IDLE_WAIT": "2m"}, "CALCGRID_IDLE_WAIT must be a duration from 0 to 1m0s (got 2m0s)"},
 		{map[string]string{"CALCGRID_LOG_LEVEL": "loud"}, "CALCGRID_LOG_LEVEL"},
 		{map[string]string{"CALCGRID_REDIS_DB": "16"}, "CALCGRID_REDIS_DB must be"},
 		{map[string]string{"CALCGRID_RETENTION_FAILED": "2161h"}, "CALCGRID_RETENTION_FAILED must be from 1s to 2160h"},

@@ -94,6 +94,7 @@ func (e *env) startWorker(concurrency int) {
 	w := worker.New(worker.Options{
 		Store: e.store, Registry: e.reg, Logger: logger, Concurrency: concurrency,
 		Weights: config.DefaultWeights(), ShutdownTimeout: 5 * time.Second, SweepInterval: 100 * time.Millisecond,
+		IdleWait: time.Second,
 	})
 	go func() { done <- w.Run(ctx) }()
 	e.t.Cleanup(func() {

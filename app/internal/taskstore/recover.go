@@ -51,9 +51,11 @@ const recoverBatch = 100
 // the 3 s margin of StaleLease.
 //
 //	KEYS: lease zset, active list, pending list
-//	ARGV: stale age in s, asynq's lease in s, task key prefix, max, batch
+//	ARGV: stale age in s, asynq's lease in s, task key prefix, max, batch,
+//	      queue
 //
-// It answers the ids it requeued.
+// It answers the ids it requeued, and publishes the queue on WakeChannel
+// when there are any, so that idle workers take them at once.
 var recoverScript = redis.NewScript(`
 local now = tonumber(redis.call("TIME")[1])
 local cutoff = now + tonumber(ARGV[2]) - tonumber(ARGV[1])
@@ -72,6 +74,9 @@ for _, id in ipairs(ids) do
 		recovered[#recovered + 1] = id
 	end
 end
+if #recovered > 0 then
+	redis.call("PUBLISH", "` + WakeChannel + `", ARGV[6])
+end
 return recovered
 `)
 
@@ -88,7 +93,7 @@ func (s *Store) Recover(ctx context.Context) ([]Recovered, error) {
 	for _, q := range tasks.Queues() {
 		keys := []string{asynqLeases(q), asynqActive(q), asynqPending(q)}
 		ids, err := recoverScript.Run(ctx, s.rdb, keys, int(StaleLease.Seconds()), int(asynqLeaseTerm.Seconds()),
-			asynqPrefix(q)+"t:", MaxRecoveries, recoverBatch).StringSlice()
+			asynqPrefix(q)+"t:", MaxRecoveries, recoverBatch, q).StringSlice()
 		if err != nil {
 			return out, fmt.Errorf("recover tasks of queue %s: %w", q, err)
 		}

@@ -58,6 +58,12 @@ func TestRecover(t *testing.T) {
 			t.Fatalf("lease of active task %s: %v (%v), want now+%s in unix seconds", id, lease, err, asynqLeaseTerm)
 		}
 	}
+	// Recovery wakes idle workers: once, when it requeued anything.
+	wakes := rdb.Subscribe(ctx, WakeChannel)
+	defer wakes.Close()
+	if _, err := wakes.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if got, err := s.Recover(ctx); err != nil || len(got) != 0 {
 		t.Fatalf("Recover with fresh leases: %v (%v), want none", got, err)
 	}
@@ -69,6 +75,19 @@ func TestRecover(t *testing.T) {
 	got, err := s.Recover(ctx)
 	if err != nil || !slices.Equal(got, []Recovered{{ID: ours.ID, Queue: queue}}) {
 		t.Fatalf("Recover with one stale lease: %v (%v), want %s", got, err, ours.ID)
+	}
+	select {
+	case msg := <-wakes.Channel():
+		if msg.Payload != queue {
+			t.Errorf("wake-up for queue %q, want %q", msg.Payload, queue)
+		}
+	case <-time.After(2 * time.Second):
+		t.Error("Recover requeued a task without a wake-up")
+	}
+	select {
+	case msg := <-wakes.Channel():
+		t.Errorf("a second wake-up, for queue %q: the Recover that requeued nothing sent one", msg.Payload)
+	case <-time.After(100 * time.Millisecond):
 	}
 	// asynq's own requeue, for the other: shutting down with a running task.
 	srv.Shutdown()

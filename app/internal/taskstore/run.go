@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -196,13 +199,21 @@ func (s *Store) Ended(ctx context.Context, id string, end End) error {
 	return nil
 }
 
-// WatchCancels calls fn with the id of every task cancelled while running,
-// until ctx ends. ready is closed once the subscription is live.
-func (s *Store) WatchCancels(ctx context.Context, ready chan<- struct{}, fn func(id string)) error {
-	sub := s.rdb.Subscribe(ctx, CancelChannel)
+// Watch calls handlers[ch] with the payload of every message published on
+// each channel ch it names (CancelChannel: the id of a task cancelled while
+// running; WakeChannel: a queue a task became pending in), until ctx ends.
+// All channels share one subscription, so one connection. ready is closed
+// once the subscription is live. A message published while the connection
+// is down is lost (go-redis subscribes again when it reconnects).
+func (s *Store) Watch(ctx context.Context, ready chan<- struct{}, handlers map[string]func(payload string)) error {
+	channels := slices.Sorted(maps.Keys(handlers))
+	sub := s.rdb.Subscribe(ctx, channels...)
 	defer sub.Close()
-	if _, err := sub.Receive(ctx); err != nil {
-		return fmt.Errorf("subscribe to %s: %w", CancelChannel, err)
+	// Subscribe answers one confirmation per channel.
+	for range channels {
+		if _, err := sub.Receive(ctx); err != nil {
+			return fmt.Errorf("subscribe to %s: %w", strings.Join(channels, ", "), err)
+		}
 	}
 	close(ready)
 	ch := sub.Channel()
@@ -214,7 +225,9 @@ func (s *Store) WatchCancels(ctx context.Context, ready chan<- struct{}, fn func
 			if !ok {
 				return nil
 			}
-			fn(msg.Payload)
+			if fn := handlers[msg.Channel]; fn != nil {
+				fn(msg.Payload)
+			}
 		}
 	}
 }

@@ -55,6 +55,12 @@ var idNamespace = uuid.MustParse("6f0f7c0e-4a47-4d8e-9a43-8f3f3b1d52a1")
 // tasks are announced to workers.
 const CancelChannel = "calcgrid:cancel"
 
+// WakeChannel is the pub/sub channel on which a queue's name is announced
+// whenever a task becomes pending in it, from the same script that pushes
+// it: an idle worker that waits for work instead of polling
+// (worker.Options.IdleWait) takes it at once.
+const WakeChannel = "calcgrid:wake"
+
 const (
 	metaPrefix    = "calcgrid:task:"
 	payloadPrefix = "calcgrid:payload:"
@@ -314,7 +320,8 @@ func (s *Store) secret(ctx context.Context) ([]byte, error) {
 // records exist), {1, pending, limit} when the queue is full (the queue's
 // max_pending setting, else ARGV's; 0 admits nothing), {4, unfinished}
 // when the API key has its max pending unfinished tasks, {2, created_at} once
-// accepted. A record the key left behind alone — metadata whose asynq task
+// accepted (and the queue's name published on WakeChannel, in the same
+// step, so that an idle worker wakes without a second round trip). A record the key left behind alone — metadata whose asynq task
 // is gone, or a finished asynq task whose metadata expired — belongs to no
 // visible task: it is removed and the key reused. A live asynq task without
 // metadata is refused ({3, state}): nothing calcgrid writes leaves one.
@@ -366,6 +373,7 @@ redis.call("SADD", KEYS[6], id)
 if ARGV[10] ~= "" then
 	redis.call("SADD", KEYS[7], id)
 end
+redis.call("PUBLISH", "` + WakeChannel + `", ARGV[2])
 return {2, now}
 `)
 

@@ -81,6 +81,43 @@ func TestSubmitIsOneRoundTrip(t *testing.T) {
 	}
 }
 
+// TestSubmitWakes: the script that creates a task announces its queue on
+// WakeChannel (in the same round trip, above); one that finds the key's
+// task existing, or refuses, announces nothing.
+func TestSubmitWakes(t *testing.T) {
+	e := newEnv(t, taskstore.KeepFor(time.Hour))
+	ctx := t.Context()
+	wakes := e.rdb.Subscribe(ctx, taskstore.WakeChannel)
+	defer wakes.Close()
+	if _, err := wakes.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, body, key string
+		maxPending      int
+		want            string // queue announced, "" for none
+	}{
+		{"created", `{"type":"diagnostic.noop","priority":"low"}`, "a", 100, tasks.QueueLow},
+		{"existing", `{"type":"diagnostic.noop","priority":"low"}`, "a", 100, ""},
+		{"queue full", `{"type":"diagnostic.noop","priority":"low"}`, "b", 1, ""},
+		{"created in another queue", `{"type":"diagnostic.noop","priority":"high"}`, "c", 100, tasks.QueueHigh},
+	} {
+		if _, _, err := e.store.Submit(ctx, e.sub(c.body, c.key), c.maxPending); err != nil && c.want != "" {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		select {
+		case msg := <-wakes.Channel():
+			if msg.Payload != c.want {
+				t.Errorf("%s: wake-up for %q, want %q", c.name, msg.Payload, c.want)
+			}
+		case <-time.After(200 * time.Millisecond):
+			if c.want != "" {
+				t.Errorf("%s: no wake-up, want one for %q", c.name, c.want)
+			}
+		}
+	}
+}
+
 // TestQueueBoundUnderConcurrency: 20 submitters at once never push a queue
 // past its bound: each round admits exactly up to the limit.
 func TestQueueBoundUnderConcurrency(t *testing.T) {

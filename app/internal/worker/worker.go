@@ -18,6 +18,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/calcgrid/calcgrid/app/internal/metrics"
 	"github.com/calcgrid/calcgrid/app/internal/serve"
@@ -25,10 +26,10 @@ import (
 	"github.com/calcgrid/calcgrid/app/internal/taskstore"
 )
 
-// taskCheckInterval is how often an idle worker polls the queues; asynq
-// waits between half and one and a half of it, so an idle worker picks a
-// new task up within ~75 ms.
-const taskCheckInterval = 50 * time.Millisecond
+// defaultPollInterval is Options.PollInterval's default: short, since the
+// wake-up (Options.IdleWait), not the interval, bounds an idle worker's
+// polling.
+const defaultPollInterval = time.Millisecond
 
 // delayedTaskCheckInterval is how often due retries move back to pending.
 const delayedTaskCheckInterval = time.Second
@@ -50,6 +51,15 @@ type Options struct {
 	// Pprof serves net/http/pprof under /debug/pprof/ on Listen
 	// (serve.Pprof).
 	Pprof bool
+	// PollInterval is asynq's TaskCheckInterval: after a round that found
+	// every queue empty it polls again in half to one and a half of it
+	// (0 means 1 ms).
+	PollInterval time.Duration
+	// IdleWait is the longest an idle worker waits, after a round that
+	// found every queue empty, for a wake-up (taskstore.WakeChannel) before
+	// it polls again (wake.go); 0 turns the wake-up off: it polls every
+	// PollInterval.
+	IdleWait time.Duration
 }
 
 // defaultSweepInterval is how often a worker sweeps by default: an expired
@@ -109,7 +119,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer stopWatch()
 	ready := make(chan struct{})
 	watchErr := make(chan error, 1)
-	go func() { watchErr <- w.opts.Store.WatchCancels(watchCtx, ready, w.cancel) }()
+	wake := newWake()
+	handlers := map[string]func(string){taskstore.CancelChannel: w.cancel}
+	if w.opts.IdleWait > 0 {
+		// Any queue: every worker takes every queue.
+		handlers[taskstore.WakeChannel] = func(string) { wake.bump() }
+	}
+	go func() { watchErr <- w.opts.Store.Watch(watchCtx, ready, handlers) }()
 	select {
 	case <-ready:
 	case err := <-watchErr:
@@ -117,11 +133,21 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 
 	weights := w.weights(ctx)
-	srv := asynq.NewServerFromRedisClient(w.opts.Store.Redis(), asynq.Config{
+	// endIdle ends an idle wait at once, and the waits after it: asynq's
+	// Shutdown waits for its processor, which may be waiting in idleHook.
+	idleCtx, endIdle := context.WithCancel(context.Background())
+	defer endIdle()
+	rdb, closeRdb := w.asynqRedis(len(weights), wake, idleCtx.Done())
+	defer closeRdb()
+	pollInterval := w.opts.PollInterval
+	if pollInterval <= 0 {
+		pollInterval = defaultPollInterval
+	}
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:              w.opts.Concurrency,
 		Queues:                   weights,
 		StrictPriority:           w.opts.StrictPriority,
-		TaskCheckInterval:        taskCheckInterval,
+		TaskCheckInterval:        pollInterval,
 		DelayedTaskCheckInterval: delayedTaskCheckInterval,
 		ShutdownTimeout:          w.opts.ShutdownTimeout,
 		RetryDelayFunc:           retryDelay,
@@ -137,7 +163,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	w.logger.Info("worker started", "concurrency", w.opts.Concurrency, "queues", weights,
-		"strict_priority", w.opts.StrictPriority, "task_types", len(w.opts.Registry.All()))
+		"strict_priority", w.opts.StrictPriority, "task_types", len(w.opts.Registry.All()),
+		"poll_interval", pollInterval.String(), "idle_wait", w.opts.IdleWait.String())
 
 	sweepEvery := w.opts.SweepInterval
 	if sweepEvery <= 0 {
@@ -156,6 +183,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.opts.Listen != "" {
 		ln, err := net.Listen("tcp", w.opts.Listen)
 		if err != nil {
+			endIdle()
 			srv.Shutdown()
 			return fmt.Errorf("listen on %s: %w", w.opts.Listen, err)
 		}
@@ -174,11 +202,37 @@ func (w *Worker) Run(ctx context.Context) error {
 		return ErrPresumedDead
 	}
 	w.logger.Info("worker stopping", "grace", w.opts.ShutdownTimeout.String())
+	endIdle()
 	srv.Shutdown()
 	stopWatch()
 	stopHTTP()
 	w.logger.Info("worker stopped")
 	return err
+}
+
+// asynqRedis is the client the worker's asynq server uses, and how to close
+// it after the server has shut down. With the wake-up on it is a client of
+// its own carrying idleHook: several workers in one process (tests) share
+// the store's client, and a hook there would hold every worker's rounds.
+// It is opened with the store client's options, so it logs in alike.
+func (w *Worker) asynqRedis(queues int, wake *wake, stop <-chan struct{}) (redis.UniversalClient, func()) {
+	shared := w.opts.Store.Redis()
+	if w.opts.IdleWait <= 0 {
+		return shared, func() {}
+	}
+	c, ok := shared.(*redis.Client)
+	if !ok {
+		w.logger.Warn("the wake-up needs a single-node Redis client; polling instead", "client", fmt.Sprintf("%T", shared))
+		return shared, func() {}
+	}
+	opt := *c.Options()
+	if opt.MaintNotificationsConfig != nil {
+		m := *opt.MaintNotificationsConfig
+		opt.MaintNotificationsConfig = &m
+	}
+	own := redis.NewClient(&opt)
+	own.AddHook(&idleHook{wake: wake, queues: queues, idleWait: w.opts.IdleWait, stop: stop})
+	return own, func() { _ = own.Close() }
 }
 
 // weightsTimeout bounds reading the queue weights an admin set.
