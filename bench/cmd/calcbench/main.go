@@ -195,10 +195,14 @@ func (b *bench) rounds(ctx context.Context) error {
 
 func (b *bench) ceilings(ctx context.Context) error {
 	b.res.define(metric{Key: "drain_ceiling", Title: fmt.Sprintf("drain ceiling: asynq in-process, c=%d, same Redis", calcgridSlots), Unit: "tasks/s", Higher: true})
+	b.res.define(metric{Key: "drain_of_ceiling", Title: fmt.Sprintf("calcgrid's drain (c=%d) ÷ asynq's ceiling", calcgridSlots), Unit: "×", Higher: true, GoalMin: 0.5})
 	for range b.opts.rounds {
 		if err := b.ceiling(ctx); err != nil {
 			return err
 		}
+	}
+	if d := b.res.metric("drain"); d != nil && len(d.Values["calcgrid"]) > 0 {
+		b.res.add("drain_of_ceiling", "calcgrid", median(d.Values["calcgrid"])/median(b.res.metric("drain_ceiling").Values["calcgrid"]))
 	}
 	return nil
 }
