@@ -54,8 +54,8 @@ test: bootstrap ## Everything: lint, app (unit + integration), provider (accepta
 	printf 'make-test: %d passed, %d failed\n' "$${#passed[@]}" "$${#failed[@]}"; \
 	[[ $${#failed[@]} -eq 0 ]]
 
-test-unit: ## Go tests of app/ (each integration test starts its own redis-server) and of the stack driver
-	go test -count=1 -timeout 20m ./app/...
+test-unit: ## Go tests of app/ (each integration test starts its own redis-server), of bench/cmd/calcbench and of the stack driver
+	go test -count=1 -timeout 20m ./app/... ./bench/...
 	cd tests && go test -count=1 -skip '^TestStack$$' ./...
 
 # TF_ACC=1: the acceptance tests run (each starts a redis-server and a

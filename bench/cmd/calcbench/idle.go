@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -25,16 +23,7 @@ var idleSettings = []idleSetting{
 
 // commands is Redis's total_commands_processed.
 func (b *bench) commands(ctx context.Context) (int64, error) {
-	info, err := b.rdb.Info(ctx, "stats").Result()
-	if err != nil {
-		return 0, err
-	}
-	for l := range strings.SplitSeq(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "total_commands_processed:"); ok {
-			return strconv.ParseInt(v, 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("INFO stats has no total_commands_processed")
+	return b.info(ctx, "stats", "total_commands_processed")
 }
 
 // idleCost is what an idle worker pool costs over the idle window: Redis

@@ -150,13 +150,21 @@ func run(ctx context.Context, o options) error {
 		{"cpu", b.cpu},
 		{"stack", b.stack},
 	}
+	// A part that fails is reported and the rest still run: a quarter of
+	// an hour's figures are not thrown away for one.
+	var failed []error
 	for i, p := range parts {
 		if o.only != "" && !strings.Contains(","+o.only+",", ","+p.name+",") {
 			continue
 		}
+		if ctx.Err() != nil {
+			break
+		}
 		fmt.Printf("[%d/%d] %s (%s so far)\n", i+1, len(parts), p.name, time.Since(b.res.Started).Round(time.Second))
 		if err := p.run(ctx); err != nil {
-			return fmt.Errorf("%s: %w", p.name, err)
+			fmt.Printf("  FAILED: %v\n", err)
+			b.res.note("part %s failed: %v", p.name, err)
+			failed = append(failed, fmt.Errorf("%s: %w", p.name, err))
 		}
 	}
 
@@ -167,7 +175,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Printf("\ncalcbench: %s (%s)\n", file, time.Since(b.res.Started).Round(time.Second))
-	return nil
+	return errors.Join(failed...)
 }
 
 func waitRedis(ctx context.Context, rdb *redis.Client) error {

@@ -47,7 +47,32 @@ func (b *bench) flush(ctx context.Context) error {
 	if err := b.rdb.FlushAllAsync(ctx).Err(); err != nil {
 		return err
 	}
+	// Memory measured before the background free ends would be too high.
+	for {
+		n, err := b.info(ctx, "memory", "lazyfree_pending_objects")
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	return waitHTTP(ctx, b.calc.api, b.calc.url+"/readyz", 30*time.Second)
+}
+
+// info reads one integer field of a section of Redis's INFO.
+func (b *bench) info(ctx context.Context, section, field string) (int64, error) {
+	info, err := b.rdb.Info(ctx, section).Result()
+	if err != nil {
+		return 0, err
+	}
+	for l := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), field+":"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("INFO %s has no %s", section, field)
 }
 
 // order alternates which system goes first, round by round, so that drift
@@ -153,9 +178,7 @@ func (b *bench) round(ctx context.Context, t target) error {
 // worker pool and times it from its first task taken to the backlog's end
 // (so that a pool's start-up, seconds for Celery's, is not counted).
 func (b *bench) drain(ctx context.Context, t target, n, slots int) (float64, []string, error) {
-	if w := t.Worker(); w != nil {
-		t.StopWorker()
-	}
+	t.StopWorker()
 	ids, err := enqueue(ctx, t.URL(), noopBody, n, 16)
 	if err != nil {
 		return 0, nil, err
@@ -266,16 +289,7 @@ func (b *bench) killLoss(ctx context.Context, t target) error {
 
 // usedMemory is Redis's used_memory.
 func (b *bench) usedMemory(ctx context.Context) (int64, error) {
-	info, err := b.rdb.Info(ctx, "memory").Result()
-	if err != nil {
-		return 0, err
-	}
-	for l := range strings.SplitSeq(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "used_memory:"); ok {
-			return strconv.ParseInt(v, 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("INFO memory has no used_memory")
+	return b.info(ctx, "memory", "used_memory")
 }
 
 // scale measures Redis bytes per pending task and per retained result,
@@ -285,9 +299,7 @@ func (b *bench) scale(ctx context.Context, t target, n int) error {
 	if err := b.flush(ctx); err != nil {
 		return err
 	}
-	if w := t.Worker(); w != nil {
-		t.StopWorker()
-	}
+	t.StopWorker()
 	m0, err := b.usedMemory(ctx)
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,6 +83,13 @@ func (b *bench) stack(ctx context.Context) error {
 	} {
 		b.res.define(m)
 	}
+	// As in the local rounds, the submission path alone: the stack's
+	// workers would otherwise run what wrk submits on the same two cores.
+	// The admin API pauses the queue (auth is off in this environment).
+	if err := pauseQueue(ctx, endpoint, noopQueue, true); err != nil {
+		return err
+	}
+	defer pauseQueue(context.WithoutCancel(ctx), endpoint, noopQueue, false)
 	for r := range b.opts.rounds {
 		urls := map[string]string{"direct": direct, "nginx": endpoint}
 		order := []string{"direct", "nginx"}
@@ -105,6 +114,23 @@ func (b *bench) stack(ctx context.Context) error {
 		}
 		b.res.add("stack_post16_share", "calcgrid", post["nginx"].rate()/post["direct"].rate())
 		b.res.add("stack_post16_nginx_p99", "calcgrid", float64(post["nginx"].P99US)/1000)
+	}
+	return nil
+}
+
+// pauseQueue pauses or resumes queue through the admin API.
+func pauseQueue(ctx context.Context, base, queue string, paused bool) error {
+	body := fmt.Sprintf(`{"paused":%t}`, paused)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPatch, base+"/v1/admin/queues/"+queue, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("PATCH %s/v1/admin/queues/%s %s: %s: %s", base, queue, body, resp.Status, b)
 	}
 	return nil
 }

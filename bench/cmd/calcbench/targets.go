@@ -22,8 +22,8 @@ type target interface {
 	// URL is the API's base URL once StartAPI returned.
 	URL() string
 	StartAPI(ctx context.Context) error
-	// StartWorker starts the worker pool with concurrency slots; env are
-	// extra settings (calcgrid's idle-wake knobs).
+	// StartWorker (re)starts the worker pool with concurrency slots; env
+	// are extra settings (calcgrid's idle-wake knobs).
 	StartWorker(ctx context.Context, concurrency int, env ...string) error
 	StopWorker()
 	KillWorker()
@@ -72,6 +72,7 @@ func (c *calcgrid) StartAPI(ctx context.Context) error {
 }
 
 func (c *calcgrid) StartWorker(ctx context.Context, concurrency int, env ...string) error {
+	c.StopWorker() // one pool at a time, even after a part failed midway
 	port, err := freePort()
 	if err != nil {
 		return err
@@ -186,6 +187,7 @@ func (b *baseline) StartAPI(ctx context.Context) error {
 }
 
 func (b *baseline) StartWorker(ctx context.Context, concurrency int, _ ...string) error {
+	b.StopWorker() // one pool at a time, even after a part failed midway
 	var err error
 	b.worker, err = startProc(b.logDir, b.dir, "baseline-worker", b.env(), b.python(), "-m", "celery", "-A", "tasks",
 		"worker", "--pool", "prefork", "--concurrency", strconv.Itoa(concurrency), "--prefetch-multiplier=1",
