@@ -136,7 +136,7 @@ func run(ctx context.Context, args []string) error {
 			fmt.Println(v)
 			return nil
 		},
-		"status":       func(e *stack.Env) error { return e.Status(ctx) },
+		"status": func(e *stack.Env) error { return e.Status(ctx) },
 		"logs": func(e *stack.Env) error {
 			role := ""
 			if len(args) > 1 {
