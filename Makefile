@@ -74,7 +74,7 @@ test-stack: bootstrap ## terratest suite against a real dev stack (RUN=regex pic
 
 # wrk and the baseline's Debian packages are make bench's prerequisites.
 bench: BOOTSTRAP_FOR := bench
-bench: bootstrap build ## calcgrid beside the FastAPI + Celery design it replaces, ~15 min (bench/README.md; BENCH_ARGS=-h)
+bench: bootstrap build ## calcgrid beside the FastAPI + Celery design it replaces, ~12 min (bench/README.md; BENCH_ARGS=-h)
 	go run ./bench/cmd/calcbench $(BENCH_ARGS)
 
 bench-kernels: ## Kernel benchmarks, Go against C (gcc -O3)
