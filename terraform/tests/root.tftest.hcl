@@ -304,7 +304,7 @@ run "environments" {
   }
 
   assert {
-    condition     = keys(output.tfvars) == ["dev", "prod", "staging"]
+    condition     = keys(output.tfvars) == ["bench", "dev", "prod", "staging"]
     error_message = "every file in environments/ has a run below that plans it"
   }
   assert {
@@ -396,5 +396,34 @@ run "plans_prod" {
   assert {
     condition     = output.endpoint == "http://127.0.0.1:18082" && output.monitor_url == "http://127.0.0.1:15557/" && output.prometheus_url == "http://127.0.0.1:19092" && output.redis_volume == "calcgrid-prod-redis-data"
     error_message = "prod: endpoint 18082, dashboard 15557, Prometheus 19092, volume calcgrid-prod-redis-data"
+  }
+}
+
+# make bench's environment (bench/README.md).
+run "plans_bench" {
+  command = plan
+
+  variables {
+    environment     = run.environments.tfvars.bench.environment
+    http_port       = run.environments.tfvars.bench.http_port
+    monitor_port    = run.environments.tfvars.bench.monitor_port
+    prometheus_port = run.environments.tfvars.bench.prometheus_port
+    app_subnet      = run.environments.tfvars.bench.app_subnet
+    diagnostics     = run.environments.tfvars.bench.diagnostics
+    auth            = run.environments.tfvars.bench.auth
+    redis           = run.environments.tfvars.bench.redis
+    api             = run.environments.tfvars.bench.api
+    worker          = run.environments.tfvars.bench.worker
+    loadbalancer    = run.environments.tfvars.bench.loadbalancer
+    monitor         = run.environments.tfvars.bench.monitor
+    prometheus      = run.environments.tfvars.bench.prometheus
+  }
+  override_module {
+    target  = module.workspace
+    outputs = { name = "bench" }
+  }
+  assert {
+    condition     = output.endpoint == "http://127.0.0.1:18083" && output.containers.api[0] == "calcgrid-bench-api-1"
+    error_message = "bench: endpoint 18083, containers calcgrid-bench-* (calcbench reaches calcgrid-bench-api-1 on the app network)"
   }
 }
