@@ -321,9 +321,10 @@ func (s *Store) secret(ctx context.Context) ([]byte, error) {
 // max_pending setting, else ARGV's; 0 admits nothing), {4, unfinished}
 // when the API key has its max pending unfinished tasks, {2, created_at} once
 // accepted (and the queue's name published on WakeChannel, in the same
-// step, so that an idle worker wakes without a second round trip). A record the key left behind alone — metadata whose asynq task
-// is gone, or a finished asynq task whose metadata expired — belongs to no
-// visible task: it is removed and the key reused. A live asynq task without
+// step, so that an idle worker wakes without a second round trip). A record
+// the key left behind alone — metadata whose asynq task is gone, or a
+// finished asynq task whose metadata expired — belongs to no visible task:
+// it is removed and the key reused. A live asynq task without
 // metadata is refused ({3, state}): nothing calcgrid writes leaves one.
 var submitScript = redis.NewScript(asynqPrefixLua + unfinishedLua + `
 local id = ARGV[1]
