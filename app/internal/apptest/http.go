@@ -111,8 +111,11 @@ func (s *Stack) Get(id string) taskstore.Task {
 // Await polls a task until it reaches one of states.
 func (s *Stack) Await(id string, timeout time.Duration, states ...taskstore.State) taskstore.Task {
 	s.t.Helper()
+	// asynq marks a task active a moment before the worker records the
+	// attempt (and a cancel in between ends it before any attempt): a test
+	// that waits for active means the attempt is running.
 	return s.AwaitFunc(id, timeout, fmt.Sprint(states), func(task taskstore.Task) bool {
-		return slices.Contains(states, task.State)
+		return slices.Contains(states, task.State) && (task.State != taskstore.StateActive || task.StartedAt != nil)
 	})
 }
 
