@@ -65,23 +65,19 @@ var prereqs = []Prereq{
 		func(m Machine) bool { return m.Purpose == ForTest }},
 	{"chromium", "", "chromium", "drives the dashboard and Prometheus in a headless browser (stack suite)",
 		func(m Machine) bool { return m.Purpose == ForTest }},
-}
-
-// baselineModules are the Debian packages of the FastAPI + Celery design
-// make bench runs beside calcgrid (bench/baseline), by the module each
-// provides.
-var baselineModules = [][2]string{
-	{"celery", "python3-celery"}, {"fastapi", "python3-fastapi"}, {"uvicorn", "python3-uvicorn"},
-	{"uvloop", "python3-uvloop"}, {"httptools", "python3-httptools"}, {"redis", "python3-redis"},
+	// The FastAPI + Celery design make bench runs beside calcgrid
+	// (bench/baseline), by the Python module each package provides.
+	{"python3", "celery", "python3-celery", baselineWhy, forBench},
+	{"python3", "fastapi", "python3-fastapi", baselineWhy, forBench},
+	{"python3", "uvicorn", "python3-uvicorn", baselineWhy, forBench},
+	{"python3", "uvloop", "python3-uvloop", baselineWhy, forBench},
+	{"python3", "httptools", "python3-httptools", baselineWhy, forBench},
+	{"python3", "redis", "python3-redis", baselineWhy, forBench},
 }
 
 func forBench(m Machine) bool { return m.Purpose == ForBench }
 
-func init() {
-	for _, mp := range baselineModules {
-		prereqs = append(prereqs, Prereq{"python3", mp[0], mp[1], "the FastAPI + Celery baseline (make bench)", forBench})
-	}
-}
+const baselineWhy = "the FastAPI + Celery baseline (make bench)"
 
 // PrereqState is one prerequisite on one machine.
 type PrereqState struct {

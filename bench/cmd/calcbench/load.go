@@ -143,6 +143,10 @@ type wrkResult struct {
 
 func (r wrkResult) rate() float64 { return float64(r.Requests) / (float64(r.DurationUS) / 1e6) }
 
+// p50 and p99 are the latency percentiles in milliseconds.
+func (r wrkResult) p50() float64 { return float64(r.P50US) / 1000 }
+func (r wrkResult) p99() float64 { return float64(r.P99US) / 1000 }
+
 // wrk runs wrk with 2 threads and conns connections for d against url,
 // with bench/wrk/<script>.lua followed by report.lua; env is for the
 // script (BENCH_IDS).

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -141,7 +140,7 @@ func waitHTTP(ctx context.Context, p *proc, url string, timeout time.Duration) e
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s did not answer 200 within %s: %w", url, timeout, errors.Join(ctx.Err()))
+			return fmt.Errorf("%s did not answer 200 within %s: %w", url, timeout, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

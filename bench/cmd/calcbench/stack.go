@@ -110,10 +110,10 @@ func (b *bench) stack(ctx context.Context) error {
 			b.res.add("stack_post16_"+via, "calcgrid", p.rate())
 			b.res.add("stack_get16_"+via, "calcgrid", g.rate())
 			fmt.Printf("  bench stack, %-6s POST %6.0f req/s (p99 %.1f ms), GET %6.0f req/s (p99 %.1f ms)\n", via,
-				p.rate(), float64(p.P99US)/1000, g.rate(), float64(g.P99US)/1000)
+				p.rate(), p.p99(), g.rate(), g.p99())
 		}
 		b.res.add("stack_post16_share", "calcgrid", post["nginx"].rate()/post["direct"].rate())
-		b.res.add("stack_post16_nginx_p99", "calcgrid", float64(post["nginx"].P99US)/1000)
+		b.res.add("stack_post16_nginx_p99", "calcgrid", post["nginx"].p99())
 	}
 	return nil
 }

@@ -59,29 +59,32 @@ func (c *calcgrid) env(listen string, concurrency int) []string {
 }
 
 func (c *calcgrid) StartAPI(ctx context.Context) error {
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	listen := fmt.Sprintf("127.0.0.1:%d", port)
-	if c.api, err = startProc(c.logDir, ".", "calcgrid-api", c.env(listen, 4), c.bin, "api"); err != nil {
-		return err
-	}
-	c.url = "http://" + listen
-	return waitHTTP(ctx, c.api, c.url+"/readyz", 20*time.Second)
+	var err error
+	c.api, c.url, err = c.start(ctx, "api", calcgridSlots)
+	return err
 }
 
 func (c *calcgrid) StartWorker(ctx context.Context, concurrency int, env ...string) error {
 	c.StopWorker() // one pool at a time, even after a part failed midway
+	var err error
+	c.worker, _, err = c.start(ctx, "worker", concurrency, env...)
+	return err
+}
+
+// start runs `calcgrid role` on a free port and waits until it is ready;
+// it returns the process and its base URL.
+func (c *calcgrid) start(ctx context.Context, role string, concurrency int, env ...string) (*proc, string, error) {
 	port, err := freePort()
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	listen := fmt.Sprintf("127.0.0.1:%d", port)
-	if c.worker, err = startProc(c.logDir, ".", "calcgrid-worker", append(c.env(listen, concurrency), env...), c.bin, "worker"); err != nil {
-		return err
+	p, err := startProc(c.logDir, ".", "calcgrid-"+role, append(c.env(listen, concurrency), env...), c.bin, role)
+	if err != nil {
+		return nil, "", err
 	}
-	return waitHTTP(ctx, c.worker, "http://"+listen+"/readyz", 20*time.Second)
+	url := "http://" + listen
+	return p, url, waitHTTP(ctx, p, url+"/readyz", 20*time.Second)
 }
 
 func (c *calcgrid) StopWorker() { c.worker.stop(10 * time.Second); c.worker = nil }
@@ -92,9 +95,14 @@ func (c *calcgrid) Stop()       { c.StopWorker(); c.api.stop(10 * time.Second) }
 const noopQueue = "medium"
 
 func (c *calcgrid) Backlog(ctx context.Context) (int64, error) {
+	return asynqBacklog(ctx, c.rdb, noopQueue)
+}
+
+// asynqBacklog is how many tasks of an asynq queue wait or run.
+func asynqBacklog(ctx context.Context, rdb *redis.Client, queue string) (int64, error) {
 	var n int64
-	for _, k := range []string{"asynq:{" + noopQueue + "}:pending", "asynq:{" + noopQueue + "}:active"} {
-		v, err := c.rdb.LLen(ctx, k).Result()
+	for _, k := range []string{"asynq:{" + queue + "}:pending", "asynq:{" + queue + "}:active"} {
+		v, err := rdb.LLen(ctx, k).Result()
 		if err != nil {
 			return 0, err
 		}
