@@ -15,6 +15,10 @@ redis = {
   # OS crash or power loss cannot drop an acknowledged task (the stack suite's
   # RedisRestart scenario measures the submission latency of both policies).
   appendfsync = "always"
+  # A primary, two replicas and three Sentinels: losing the primary's
+  # container or host costs seconds, not the service, and a 202 means a
+  # replica has the task (docs/scale-out.md).
+  ha = true
 }
 
 api = {

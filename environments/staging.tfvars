@@ -11,6 +11,10 @@ redis = {
   memory_mb    = 512
   maxmemory_mb = 384
   cpus         = 0.5
+  # A primary, two replicas and three Sentinels: losing the primary's
+  # container or host costs seconds, not the service, and a 202 means a
+  # replica has the task (docs/scale-out.md).
+  ha = true
 }
 
 api = {

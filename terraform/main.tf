@@ -14,17 +14,23 @@ locals {
   # One Redis user per role (modules/redis/acl.txt); redis_password, when
   # set, is admin's, the one operators type.
   redis_passwords = sensitive({
-    admin   = var.redis_password != "" ? var.redis_password : terraform_data.generated_secrets.output.redis
-    api     = terraform_data.generated_redis_secrets.output.api
-    worker  = terraform_data.generated_redis_secrets.output.worker
-    monitor = terraform_data.generated_redis_secrets.output.monitor
+    admin     = var.redis_password != "" ? var.redis_password : terraform_data.generated_secrets.output.redis
+    api       = terraform_data.generated_redis_secrets.output.api
+    worker    = terraform_data.generated_redis_secrets.output.worker
+    monitor   = terraform_data.generated_redis_secrets.output.monitor
+    replica   = terraform_data.generated_ha_secrets.output.replica
+    sentinel  = terraform_data.generated_ha_secrets.output.sentinel
+    sentinels = terraform_data.generated_ha_secrets.output.sentinels
   })
   monitor_password = sensitive(var.monitor_password != "" ? var.monitor_password : terraform_data.generated_secrets.output.monitor)
 
+  # Redis HA: three instances of var.redis's size and three Sentinels of
+  # modules/redis's fixed 32 MB and 0.1 core.
+  redis_instances = var.redis.ha ? 3 : 1
   limits = {
-    memory_mb = (var.redis.memory_mb + var.api.replicas * var.api.memory_mb + var.worker.replicas * var.worker.memory_mb
+    memory_mb = (local.redis_instances * var.redis.memory_mb + (var.redis.ha ? 3 * 32 : 0) + var.api.replicas * var.api.memory_mb + var.worker.replicas * var.worker.memory_mb
     + var.loadbalancer.memory_mb + var.monitor.memory_mb + var.prometheus.memory_mb)
-    cpus = (var.redis.cpus + var.api.replicas * var.api.cpus + var.worker.replicas * var.worker.cpus
+    cpus = (local.redis_instances * var.redis.cpus + (var.redis.ha ? 3 * 0.1 : 0) + var.api.replicas * var.api.cpus + var.worker.replicas * var.worker.cpus
     + var.loadbalancer.cpus + var.monitor.cpus + var.prometheus.cpus)
   }
 }
@@ -69,6 +75,20 @@ resource "terraform_data" "generated_redis_secrets" {
     api     = "${replace(uuid(), "-", "")}${replace(uuid(), "-", "")}"
     worker  = "${replace(uuid(), "-", "")}${replace(uuid(), "-", "")}"
     monitor = "${replace(uuid(), "-", "")}${replace(uuid(), "-", "")}"
+  })
+
+  lifecycle {
+    ignore_changes = [input]
+  }
+}
+
+# The Redis HA users' passwords (replication, the Sentinels on the
+# instances) and the Sentinels' own, as generated_redis_secrets'.
+resource "terraform_data" "generated_ha_secrets" {
+  input = sensitive({
+    replica   = "${replace(uuid(), "-", "")}${replace(uuid(), "-", "")}"
+    sentinel  = "${replace(uuid(), "-", "")}${replace(uuid(), "-", "")}"
+    sentinels = "${replace(uuid(), "-", "")}${replace(uuid(), "-", "")}"
   })
 
   lifecycle {
@@ -157,7 +177,7 @@ locals {
     retention   = var.retention
   })
   role_app = { for role in ["api", "worker", "monitor"] : role => merge(local.app, {
-    redis = { address = module.redis.address, username = role, password = local.redis_passwords[role] }
+    redis = merge(module.redis.connection, { username = role, password = local.redis_passwords[role] })
   }) }
 }
 

@@ -51,7 +51,8 @@ output "containers" {
   value = {
     api          = module.api.names
     worker       = module.worker.names
-    redis        = [module.redis.name]
+    redis        = module.redis.names
+    sentinel     = module.redis.sentinel_names
     loadbalancer = [module.loadbalancer.name]
     monitor      = [module.monitor.name]
     prometheus   = [module.prometheus.name]
@@ -64,6 +65,6 @@ output "networks" {
 }
 
 output "redis_volume" {
-  description = "Redis data volume (survives `make down`; `make destroy-data` deletes it)."
+  description = "The first Redis instance's data volume (survives `make down`; `make destroy-data` deletes it and, with Redis HA, the other instances')."
   value       = module.redis.volume
 }

@@ -155,13 +155,14 @@ variable "app_subnet" {
 }
 
 variable "redis" {
-  description = "Redis sizing and durability: memory_mb (container limit), maxmemory_mb (at most 80% of memory_mb, checked by modules/redis), cpus, appendonly, appendfsync (always, everysec or no)."
+  description = "Redis sizing and durability: memory_mb (container limit), maxmemory_mb (at most 80% of memory_mb, checked by modules/redis), cpus, appendonly, appendfsync (always, everysec or no), ha (high availability: a primary, two replicas and three Sentinels, each instance of this size; a 202 then means a replica has the task, see docs/scale-out.md)."
   type = object({
     memory_mb    = number
     maxmemory_mb = number
     cpus         = number
     appendonly   = optional(bool, true)
     appendfsync  = optional(string, "everysec")
+    ha           = optional(bool, false)
   })
 
   validation {

@@ -13,7 +13,8 @@ import (
 )
 
 // scenarioPromotion: staging comes up beside dev (`make up ENV=staging`,
-// with its API keys: accessControl runs there),
+// with its API keys: accessControl runs there, and redisFailover, on the
+// Redis HA staging runs),
 // `make promote FROM=dev TO=staging` makes staging run dev's app image ID,
 // both are healthy, and `make down ENV=staging` leaves dev's containers
 // untouched. The Makefile targets go through the same driver as the suite.
@@ -69,6 +70,15 @@ func (s *stack) scenarioPromotion(t *testing.T) {
 		t.Errorf("staging app_image %s, want dev's %s", got, devImage)
 	}
 	stagingStack.waitHealthy(t, 2*time.Minute)
+	t.Run("redis failover", func(t *testing.T) {
+		var keys map[string]struct{ Secret string }
+		if err := staging.ControlOutputJSON(t.Context(), "api_keys", &keys); err != nil {
+			t.Fatal(err)
+		}
+		c := stagingStack.client(t, stagingStack.vars(t))
+		c.key = keys["desk-a-pricer"].Secret
+		redisFailover(t, stagingStack, c, s)
+	})
 	for _, role := range []string{"api", "worker", "monitor"} {
 		for _, name := range stagingStack.containers[role] {
 			if img := inspect(t, name).Image; img != devImage {

@@ -19,7 +19,13 @@ module "container" {
     CALCGRID_DIAGNOSTICS       = var.app.diagnostics ? "1" : "0"
     CALCGRID_QUEUE_MAX_PENDING = tostring(var.api.queue_max_pending)
     CALCGRID_AUTH              = local.auth_mode
-    }, local.auth ? {
+    # With Redis HA a 202 means a replica has the task (Redis WAIT): a
+    # failover cannot lose it. Otherwise the client gets a 503 within the
+    # timeout and may retry with the same key.
+    }, length(var.app.redis.sentinels) > 0 ? {
+    CALCGRID_REDIS_WAIT_REPLICAS = "1"
+    CALCGRID_REDIS_WAIT_TIMEOUT  = "500ms"
+    } : {}, local.auth ? {
     CALCGRID_ADMIN_TOKEN_FILE = "/run/secrets/admin-token"
     CALCGRID_ID_SECRET_FILE   = "/run/secrets/id-secret"
   } : {})

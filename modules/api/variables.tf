@@ -1,11 +1,11 @@
 variable "app" {
-  description = "What the app roles share, with this role's own Redis user (the root module's local.role_app.api): environment; the calcgrid image, its binary and the non-root uid:gid it runs as; Redis address, user and password; names of the app and data networks; log rotation (modules/container's defaults when omitted); diagnostics (register the diagnostic.* task types); retention (hours a completed, failed or cancelled task is kept; the app's defaults when omitted)."
+  description = "What the app roles share, with this role's own Redis user (the root module's local.role_app.api): environment; the calcgrid image, its binary and the non-root uid:gid it runs as; Redis user and password, and its address or (Redis HA) the Sentinels'; names of the app and data networks; log rotation (modules/container's defaults when omitted); diagnostics (register the diagnostic.* task types); retention (hours a completed, failed or cancelled task is kept; the app's defaults when omitted)."
   type = object({
     environment = string
     image       = string
     binary      = optional(string, "/usr/local/bin/calcgrid")
     user        = optional(string, "65532:65532")
-    redis       = object({ address = string, username = string, password = string })
+    redis       = object({ username = string, password = string, address = optional(string), sentinels = optional(list(string), []), master = optional(string), sentinel_password = optional(string) })
     networks    = object({ app = string, data = string })
     log         = optional(object({ max_size = optional(string), max_file = optional(number) }))
     diagnostics = bool

@@ -15,9 +15,12 @@ locals {
   # How a calcgrid role runs, said once for api, worker and monitor.
   app = var.app == null ? null : {
     env = merge({
-      CALCGRID_REDIS_ADDR          = var.app.redis.address
-      CALCGRID_REDIS_USERNAME      = var.app.redis.username
-      CALCGRID_REDIS_PASSWORD_FILE = "${local.secrets_dir}/redis-password"
+      CALCGRID_REDIS_USERNAME                                         = var.app.redis.username
+      CALCGRID_REDIS_PASSWORD_FILE                                    = "${local.secrets_dir}/redis-password"
+      }, length(var.app.redis.sentinels) == 0 ? { CALCGRID_REDIS_ADDR = var.app.redis.address } : {
+      CALCGRID_REDIS_SENTINELS                                        = join(",", var.app.redis.sentinels)
+      CALCGRID_REDIS_MASTER                                           = var.app.redis.master
+      CALCGRID_REDIS_SENTINEL_PASSWORD_FILE                           = "${local.secrets_dir}/sentinel-password"
       }, var.app.retention == null ? {} : {
       CALCGRID_RETENTION_COMPLETED = "${var.app.retention.completed_hours}h"
       CALCGRID_RETENTION_FAILED    = "${var.app.retention.failed_hours}h"
@@ -47,6 +50,7 @@ locals {
   secrets_dir = "/run/secrets"
   secrets = merge(
     var.app == null ? {} : { "redis-password" = { content = var.app.redis.password, executable = false } },
+    try(length(var.app.redis.sentinels) > 0, false) ? { "sentinel-password" = { content = var.app.redis.sentinel_password, executable = false } } : {},
     var.secrets,
   )
   # The names are not secret: they are paths in the container.
@@ -181,7 +185,10 @@ resource "docker_container" "this" {
   }
 
   dynamic "mounts" {
-    for_each = concat(var.volumes, length(local.secret_names) > 0 ? [{ source = docker_volume.secrets[count.index].name, target = local.secrets_dir }] : [])
+    for_each = concat(
+      [for v in var.volumes : { source = coalesce(v.source, try(v.sources[count.index], null)), target = v.target }],
+      length(local.secret_names) > 0 ? [{ source = docker_volume.secrets[count.index].name, target = local.secrets_dir }] : [],
+    )
     content {
       type   = "volume"
       source = mounts.value.source

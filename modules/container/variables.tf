@@ -16,12 +16,12 @@ variable "common" {
 }
 
 variable "role" {
-  description = "Component role (api, worker, redis, loadbalancer, monitor, prometheus); part of every name and the calcgrid.role label."
+  description = "Component role (api, worker, redis, sentinel, loadbalancer, monitor, prometheus); part of every name and the calcgrid.role label."
   type        = string
 
   validation {
-    condition     = contains(["api", "worker", "redis", "loadbalancer", "monitor", "prometheus"], var.role)
-    error_message = "role must be one of api, worker, redis, loadbalancer, monitor, prometheus."
+    condition     = contains(["api", "worker", "redis", "sentinel", "loadbalancer", "monitor", "prometheus"], var.role)
+    error_message = "role must be one of api, worker, redis, sentinel, loadbalancer, monitor, prometheus."
   }
 }
 
@@ -37,13 +37,21 @@ variable "replicas" {
 }
 
 variable "app" {
-  description = "Set for the calcgrid roles (api, worker, monitor); null for other images. The image, its binary and the uid:gid it runs as, the Redis it uses (address, the role's user and password), and the port of the role's HTTP server: the container runs `<binary> <role>` with CALCGRID_LISTEN, CALCGRID_REDIS_ADDR, CALCGRID_REDIS_USERNAME, CALCGRID_REDIS_PASSWORD_FILE (the password is one of its secrets), CALCGRID_INSTANCE (its own name) and, with retention, CALCGRID_RETENTION_COMPLETED, _FAILED and _CANCELLED set beside env, and its health check runs `<binary> probe http://<host>:<port>/healthz` (the runtime image has no shell); CALCGRID_LISTEN and <host> are the replica's pinned address on the network marked listen, else every interface and 127.0.0.1. With app set, image, user, entrypoint, command, instance_env_var and healthcheck stay unset."
+  description = "Set for the calcgrid roles (api, worker, monitor); null for other images. The image, its binary and the uid:gid it runs as, the Redis it uses (the role's user and password, and either address or, with Redis HA, the Sentinels' addresses, the primary's name there and the Sentinels' password), and the port of the role's HTTP server: the container runs `<binary> <role>` with CALCGRID_LISTEN, CALCGRID_REDIS_ADDR (or CALCGRID_REDIS_SENTINELS, CALCGRID_REDIS_MASTER and CALCGRID_REDIS_SENTINEL_PASSWORD_FILE), CALCGRID_REDIS_USERNAME, CALCGRID_REDIS_PASSWORD_FILE (the passwords are among its secrets), CALCGRID_INSTANCE (its own name) and, with retention, CALCGRID_RETENTION_COMPLETED, _FAILED and _CANCELLED set beside env, and its health check runs `<binary> probe http://<host>:<port>/healthz` (the runtime image has no shell); CALCGRID_LISTEN and <host> are the replica's pinned address on the network marked listen, else every interface and 127.0.0.1. With app set, image, user, entrypoint, command, instance_env_var and healthcheck stay unset."
   type = object({
     image  = string
     binary = string
     user   = string
-    redis  = object({ address = string, username = string, password = string })
-    port   = number
+    redis = object({
+      username = string
+      password = string
+      # One of address (host:port) or sentinels (host:port each).
+      address           = optional(string)
+      sentinels         = optional(list(string), [])
+      master            = optional(string)
+      sentinel_password = optional(string)
+    })
+    port = number
     # Hours a finished task is kept, by final state (validated by the root
     # module's retention variable); the app's defaults when omitted.
     retention = optional(object({ completed_hours = number, failed_hours = number, cancelled_hours = number }))
@@ -53,6 +61,11 @@ variable "app" {
   validation {
     condition     = try(startswith(var.app.binary, "/") && var.app.port >= 1 && var.app.port <= 65535, var.app == null)
     error_message = "app.binary must be an absolute path and app.port a TCP port."
+  }
+  validation {
+    condition = try((var.app.redis.address != null) != (length(var.app.redis.sentinels) > 0)
+    && (length(var.app.redis.sentinels) == 0 || (var.app.redis.master != null && var.app.redis.sentinel_password != null)), var.app == null)
+    error_message = "app.redis needs either address, or sentinels with master and sentinel_password; not both."
   }
 }
 
@@ -246,13 +259,17 @@ variable "tmpfs" {
 }
 
 variable "volumes" {
-  description = "Named volumes to mount: volume name and absolute target path."
-  type        = list(object({ source = string, target = string }))
+  description = "Named volumes to mount at an absolute target path: source, shared by every replica, or sources, one per replica (replica i mounts sources[i])."
+  type        = list(object({ target = string, source = optional(string), sources = optional(list(string), []) }))
   default     = []
 
   validation {
-    condition     = alltrue([for v in var.volumes : startswith(v.target, "/") && length(v.source) > 0])
-    error_message = "volumes[*].target must be an absolute path and source a volume name."
+    condition     = alltrue([for v in var.volumes : startswith(v.target, "/") && (v.source != null) != (length(v.sources) > 0)])
+    error_message = "volumes[*].target must be an absolute path, with either source (a volume name) or sources (one per replica)."
+  }
+  validation {
+    condition     = alltrue([for v in var.volumes : length(v.sources) == 0 || length(v.sources) == var.replicas])
+    error_message = "volumes[*].sources must list one volume per replica (${var.replicas})."
   }
 }
 

@@ -18,9 +18,22 @@ variable "user" {
 }
 
 variable "passwords" {
-  description = "Password of each Redis user: admin (health checks, redis-cli in the container with --user admin, operators; also REDISCLI_AUTH), api, worker, monitor. The default user is admin under another name (Redis 7.0 replays the append-only file as that user). The rules are in acl.txt; the root module validates the passwords."
-  type        = object({ admin = string, api = string, worker = string, monitor = string })
-  sensitive   = true
+  description = "Password of each Redis user: admin (health checks, redis-cli in the container with --user admin, operators; also REDISCLI_AUTH), api, worker, monitor; with redis.ha also replica (replication), sentinel (the Sentinels on the instances) and sentinels (the Sentinels' own, which the app roles log in to them with). The default user is admin under another name (Redis 7.0 replays the append-only file as that user). The rules are in acl.txt; the root module validates the passwords."
+  type = object({
+    admin     = string
+    api       = string
+    worker    = string
+    monitor   = string
+    replica   = optional(string)
+    sentinel  = optional(string)
+    sentinels = optional(string)
+  })
+  sensitive = true
+
+  validation {
+    condition     = !var.redis.ha || (var.passwords.replica != null && var.passwords.sentinel != null && var.passwords.sentinels != null)
+    error_message = "With redis.ha, passwords needs replica, sentinel and sentinels too."
+  }
 }
 
 variable "monitor_readonly" {
@@ -29,6 +42,6 @@ variable "monitor_readonly" {
 }
 
 variable "redis" {
-  description = "The root module's redis settings: memory_mb (container limit), maxmemory_mb (at most 80% of memory_mb, room for the AOF rewrite; policy noeviction), cpus, appendonly, appendfsync (always, everysec or no)."
-  type        = object({ memory_mb = number, maxmemory_mb = number, cpus = number, appendonly = bool, appendfsync = string })
+  description = "The root module's redis settings: memory_mb (container limit, per instance), maxmemory_mb (at most 80% of memory_mb, room for the AOF rewrite; policy noeviction), cpus, appendonly, appendfsync (always, everysec or no), ha (three instances and three Sentinels instead of one instance)."
+  type        = object({ memory_mb = number, maxmemory_mb = number, cpus = number, appendonly = bool, appendfsync = string, ha = optional(bool, false) })
 }

@@ -26,6 +26,7 @@ run "composes_the_stack" {
       api          = ["calcgrid-default-api-1", "calcgrid-default-api-2", "calcgrid-default-api-3"]
       worker       = ["calcgrid-default-worker-1", "calcgrid-default-worker-2", "calcgrid-default-worker-3"]
       redis        = ["calcgrid-default-redis-1"]
+      sentinel     = []
       loadbalancer = ["calcgrid-default-loadbalancer-1"]
       monitor      = ["calcgrid-default-monitor-1"]
       prometheus   = ["calcgrid-default-prometheus-1"]
@@ -266,14 +267,19 @@ run "one_redis_user_per_role" {
     override_during = plan
     values          = { output = { api = "b0000000000000000000000000000000", worker = "c0000000000000000000000000000000", monitor = "d0000000000000000000000000000000" } }
   }
+  override_resource {
+    target          = terraform_data.generated_ha_secrets
+    override_during = plan
+    values          = { output = { replica = "e0000000000000000000000000000000", sentinel = "f0000000000000000000000000000000", sentinels = "g0000000000000000000000000000000" } }
+  }
   assert {
     condition = alltrue([for role in ["api", "worker", "monitor"] :
     local.role_app[role].redis.username == role && nonsensitive(local.role_app[role].redis.password == local.redis_passwords[role])])
     error_message = "each app role logs in to Redis as its own user with its own password"
   }
   assert {
-    condition     = length(distinct(values(nonsensitive(local.redis_passwords)))) == 4
-    error_message = "admin, api, worker and monitor have four different passwords"
+    condition     = length(distinct(values(nonsensitive(local.redis_passwords)))) == 7
+    error_message = "admin, api, worker, monitor and the Redis HA users (replica, sentinel) and Sentinels have seven different passwords"
   }
   assert {
     condition     = nonsensitive(local.redis_passwords.admin) == "a0000000000000000000000000000000" && nonsensitive(output.redis_password) == "a0000000000000000000000000000000"
@@ -396,6 +402,17 @@ run "plans_prod" {
   assert {
     condition     = output.endpoint == "http://127.0.0.1:18082" && output.monitor_url == "http://127.0.0.1:15557/" && output.prometheus_url == "http://127.0.0.1:19092" && output.redis_volume == "calcgrid-prod-redis-data"
     error_message = "prod: endpoint 18082, dashboard 15557, Prometheus 19092, volume calcgrid-prod-redis-data"
+  }
+  assert {
+    condition = (output.containers.redis == ["calcgrid-prod-redis-1", "calcgrid-prod-redis-2", "calcgrid-prod-redis-3"]
+    && output.containers.sentinel == ["calcgrid-prod-sentinel-1", "calcgrid-prod-sentinel-2", "calcgrid-prod-sentinel-3"])
+    error_message = "prod runs Redis HA: three instances and three Sentinels"
+  }
+  assert {
+    condition = alltrue([for role in ["api", "worker", "monitor"] :
+      length(local.role_app[role].redis.sentinels) == 3 && local.role_app[role].redis.address == null
+    && local.role_app[role].redis.master == "calcgrid"])
+    error_message = "with Redis HA every app role finds the primary through the three Sentinels, never at a fixed address"
   }
 }
 

@@ -147,8 +147,9 @@ func (e *Env) Down(ctx context.Context) error {
 	return e.Destroy(ctx)
 }
 
-// DestroyData deletes the environment's Redis volume; its containers must be
-// gone first.
+// DestroyData deletes the environment's Redis volumes (the first
+// instance's and, with Redis HA, the others'); its containers must be gone
+// first.
 func (e *Env) DestroyData(ctx context.Context) error {
 	out, err := exec.CommandContext(ctx, "docker", "ps", "-aq", "--filter", "label="+Label+"="+e.Name).Output()
 	if err != nil {
@@ -157,14 +158,22 @@ func (e *Env) DestroyData(ctx context.Context) error {
 	if len(strings.Fields(string(out))) > 0 {
 		return fmt.Errorf("%s still has containers: run `make down ENV=%s` first", e.Name, e.Name)
 	}
-	if !e.VolumeExists(ctx) {
+	// With the containers gone, the Redis-role volumes left are the data
+	// ones (the secrets volumes go with their containers).
+	out, err = exec.CommandContext(ctx, "docker", "volume", "ls", "-q",
+		"--filter", "label="+Label+"="+e.Name, "--filter", "label=calcgrid.role=redis").Output()
+	if err != nil {
+		return fmt.Errorf("docker volume ls: %w", err)
+	}
+	names := strings.Fields(string(out))
+	if len(names) == 0 {
 		fmt.Fprintf(e.repo.Stdout, "volume %s does not exist; nothing to delete\n", e.VolumeName())
 		return nil
 	}
-	if out, err := exec.CommandContext(ctx, "docker", "volume", "rm", e.VolumeName()).CombinedOutput(); err != nil {
-		return fmt.Errorf("docker volume rm %s: %w\n%s", e.VolumeName(), err, out)
+	if out, err := exec.CommandContext(ctx, "docker", append([]string{"volume", "rm"}, names...)...).CombinedOutput(); err != nil {
+		return fmt.Errorf("docker volume rm %s: %w\n%s", strings.Join(names, " "), err, out)
 	}
-	fmt.Fprintf(e.repo.Stdout, "deleted volume %s\n", e.VolumeName())
+	fmt.Fprintf(e.repo.Stdout, "deleted volume %s\n", strings.Join(names, ", "))
 	return nil
 }
 

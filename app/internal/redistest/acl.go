@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -46,7 +47,7 @@ func StartACL(t testing.TB, extra ...string) *Server {
 		if name == "deny" {
 			continue
 		}
-		if name != "admin" {
+		if name != "admin" && slices.ContainsFunc(rules, func(r string) bool { return strings.HasPrefix(r, "+@") }) {
 			rules = append(append([]string{}, rules...), acl["deny"]...)
 		}
 		// The hash form is what modules/redis renders, so it is what is tested.

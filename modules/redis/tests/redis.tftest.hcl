@@ -30,7 +30,7 @@ run "durable_private_redis" {
     error_message = "AOF on, everysec, maxmemory with noeviction"
   }
   assert {
-    condition     = alltrue([for p in values(nonsensitive(var.passwords)) : !strcontains(nonsensitive(local.config), p)])
+    condition     = alltrue([for p in values(nonsensitive(var.passwords)) : !strcontains(nonsensitive(local.config), p) if p != null])
     error_message = "no password is part of the rendered config (only SHA-256 hashes)"
   }
 }
@@ -122,6 +122,60 @@ run "refuses_maxmemory_without_headroom" {
     redis = merge(var.redis, { maxmemory_mb = 250 })
   }
   expect_failures = [docker_volume.data]
+}
+
+run "ha_primary_replicas_and_sentinels" {
+  command = plan
+
+  variables {
+    redis = merge(var.redis, { ha = true })
+    passwords = merge(var.passwords, {
+      replica   = "4123456789abcdef0123456789abcdef"
+      sentinel  = "5123456789abcdef0123456789abcdef"
+      sentinels = "6123456789abcdef0123456789abcdef"
+    })
+  }
+  assert {
+    condition     = jsonencode(output.names) == jsonencode(["calcgrid-dev-redis-1", "calcgrid-dev-redis-2", "calcgrid-dev-redis-3"]) && jsonencode(output.sentinel_names) == jsonencode(["calcgrid-dev-sentinel-1", "calcgrid-dev-sentinel-2", "calcgrid-dev-sentinel-3"])
+    error_message = "HA is three instances and three Sentinels"
+  }
+  assert {
+    condition     = jsonencode(output.volumes) == jsonencode(["calcgrid-dev-redis-data", "calcgrid-dev-redis-2-data", "calcgrid-dev-redis-3-data"]) && output.volume == "calcgrid-dev-redis-data"
+    error_message = "each instance has its own data volume; the first keeps the single instance's name"
+  }
+  assert {
+    condition = (output.address == null && nonsensitive(output.connection.master) == "calcgrid"
+    && jsonencode(nonsensitive(output.connection.sentinels)) == jsonencode(["calcgrid-dev-sentinel-1:26379", "calcgrid-dev-sentinel-2:26379", "calcgrid-dev-sentinel-3:26379"]))
+    error_message = "clients reach the primary through the Sentinels, by the master name calcgrid"
+  }
+  assert {
+    condition = (strcontains(nonsensitive(local.config), "\nmin-replicas-to-write 1\n") && strcontains(nonsensitive(local.config), "\nmasteruser replica\n")
+    && strcontains(nonsensitive(local.config), "\nuser replica on #${sha256("4123456789abcdef0123456789abcdef")} -@all +psync +replconf +ping\n"))
+    error_message = "a primary without a replica refuses writes, and replicas log in as replica, which may only replicate"
+  }
+  assert {
+    condition     = !strcontains(local.rules.sentinel, "-config") && strcontains(local.rules.sentinel, "+config|rewrite") && !strcontains(local.rules.sentinel, "+@")
+    error_message = "the sentinel user gets the commands of a failover (CONFIG REWRITE included, or its MULTI aborts) and no deny list"
+  }
+  assert {
+    condition = (strcontains(nonsensitive(local.sentinel_config), "sentinel monitor calcgrid PRIMARY 6379 2")
+      && strcontains(nonsensitive(local.sentinel_config), "requirepass 6123456789abcdef0123456789abcdef")
+    && !strcontains(nonsensitive(local.sentinel_config), "4123456789abcdef0123456789abcdef"))
+    error_message = "Sentinels need 2 votes, guard themselves with the sentinels password, and never hold replica's"
+  }
+  assert {
+    condition     = jsonencode(module.container.networks["calcgrid-dev-redis-2"]) == jsonencode({ "calcgrid-dev-dash" = { aliases = [], ipv4_address = null }, "calcgrid-dev-data" = { aliases = [], ipv4_address = null } })
+    error_message = "no shared redis alias with HA: it would name any of the three instances"
+  }
+}
+
+run "ha_needs_its_passwords" {
+  command = plan
+
+  variables {
+    redis = merge(var.redis, { ha = true })
+  }
+  expect_failures = [var.passwords]
 }
 
 run "example" {
