@@ -165,6 +165,7 @@ locals {
   common = {
     environment = var.environment
     networks    = { edge = module.network.edge, app = module.network.app, data = module.network.data, dash = module.network.dash }
+    subnets     = module.network.subnets
     bind_ip     = var.bind_ip
     log         = { max_size = var.log_max_size, max_file = var.log_max_file }
   }
@@ -176,8 +177,11 @@ locals {
     diagnostics = var.diagnostics
     retention   = var.retention
   })
-  role_app = { for role in ["api", "worker", "monitor"] : role => merge(local.app, {
-    redis = merge(module.redis.connection, { username = role, password = local.redis_passwords[role] })
+  # The dashboard reaches Redis on the dash network, the others on data.
+  role_app = { for role, net in { api = "data", worker = "data", monitor = "dash" } : role => merge(local.app, {
+    redis = merge(module.redis.connection[net], {
+      username = role, password = local.redis_passwords[role], sentinel_password = module.redis.sentinel_password
+    })
   }) }
 }
 

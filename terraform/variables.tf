@@ -145,12 +145,12 @@ variable "auth" {
 }
 
 variable "app_subnet" {
-  description = "Subnet of the internal app network (API replicas get pinned addresses in it); distinct per environment."
+  description = "Subnet of the environment's internal networks, distinct per environment: the app network (API replicas get pinned addresses in it) takes its first quarter, the data and dash networks (Redis HA's instances and Sentinels are pinned there) the next two."
   type        = string
 
   validation {
-    condition     = can(cidrhost(var.app_subnet, 32)) && can(regex("^[0-9.]+/(1[6-9]|2[0-6])$", var.app_subnet))
-    error_message = "app_subnet must be an IPv4 CIDR from /16 to /26, e.g. 10.231.1.0/24."
+    condition     = can(cidrhost(var.app_subnet, 32)) && can(regex("^[0-9.]+/(1[6-9]|2[0-4])$", var.app_subnet))
+    error_message = "app_subnet must be an IPv4 CIDR from /16 to /24, e.g. 10.231.1.0/24 (its quarters are the app, data and dash networks)."
   }
 }
 

@@ -152,6 +152,9 @@ resource "docker_container" "this" {
   log_opts          = { "max-size" = var.common.log.max_size, "max-file" = tostring(var.common.log.max_file) }
   must_run          = true
   publish_all_ports = false
+  # An init as PID 1 reaps what a health check that timed out leaves behind
+  # (redis-server does not: the zombies would fill pids_limit).
+  init = true
 
   capabilities {
     drop = ["ALL"]
@@ -171,6 +174,14 @@ resource "docker_container" "this" {
       name         = networks_advanced.value.name
       aliases      = networks_advanced.value.aliases
       ipv4_address = length(networks_advanced.value.ipv4_addresses) > 0 ? networks_advanced.value.ipv4_addresses[count.index] : null
+    }
+  }
+
+  dynamic "host" {
+    for_each = merge(var.hosts, var.app == null ? {} : var.app.redis.hosts)
+    content {
+      host = host.key
+      ip   = host.value
     }
   }
 

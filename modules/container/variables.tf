@@ -50,6 +50,9 @@ variable "app" {
       sentinels         = optional(list(string), [])
       master            = optional(string)
       sentinel_password = optional(string)
+      # Redis HA: the instances' and Sentinels' addresses on this role's
+      # network, as /etc/hosts entries (see hosts).
+      hosts = optional(map(string), {})
     })
     port = number
     # Hours a finished task is kept, by final state (validated by the root
@@ -178,6 +181,17 @@ variable "networks" {
   validation {
     condition     = length([for n in var.networks : n if n.listen]) <= 1 && alltrue([for n in var.networks : !n.listen || length(n.ipv4_addresses) > 0])
     error_message = "At most one network may be the one the role listens on (listen = true), and it must pin ipv4_addresses."
+  }
+}
+
+variable "hosts" {
+  description = "Extra /etc/hosts entries, name => IPv4 address: names resolved without DNS (Redis HA's instances and Sentinels; Docker's DNS takes seconds to fail a stopped container's name, and Redis and Sentinel resolve on their only thread)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for ip in values(var.hosts) : can(cidrhost("${ip}/32", 0))])
+    error_message = "hosts values must be IPv4 addresses such as 10.0.0.5."
   }
 }
 

@@ -1,14 +1,18 @@
 locals {
+  # The internal networks take the first three quarters of app_subnet, fixed
+  # so that pinned addresses (API replicas, Redis HA's instances and
+  # Sentinels) survive a replacement.
+  subnets = { app = cidrsubnet(var.app_subnet, 2, 0), data = cidrsubnet(var.app_subnet, 2, 1), dash = cidrsubnet(var.app_subnet, 2, 2) }
   networks = {
     # nginx's published side and the monitor's; the only network with a route out.
     edge = { internal = false, subnet = null }
-    # nginx <-> API; fixed subnet so API replicas keep pinned addresses (see README).
-    app = { internal = true, subnet = var.app_subnet }
+    # nginx <-> API (see README).
+    app = { internal = true, subnet = local.subnets.app }
     # API, worker <-> Redis; workers sit only here, so they cannot reach outside.
-    data = { internal = true, subnet = null }
+    data = { internal = true, subnet = local.subnets.data }
     # The dashboard <-> Redis (and Prometheus, which scrapes it): the API and
     # the workers cannot reach the dashboard, nor it them.
-    dash = { internal = true, subnet = null }
+    dash = { internal = true, subnet = local.subnets.dash }
   }
 }
 

@@ -20,5 +20,10 @@ output "dash" {
 
 output "app_subnet" {
   description = "Subnet of the app network, for pinning API addresses."
-  value       = var.app_subnet
+  value       = local.subnets.app
+}
+
+output "subnets" {
+  description = "Subnet of each internal network (app, data, dash), for pinning addresses."
+  value       = local.subnets
 }

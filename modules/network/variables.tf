@@ -4,6 +4,6 @@ variable "environment" {
 }
 
 variable "app_subnet" {
-  description = "IPv4 subnet of the internal app network (nginx <-> API). Fixed so API replicas keep their addresses when replaced; must not overlap another network on the host (the root module checks its form)."
+  description = "IPv4 subnet of the environment's internal networks, /24 or larger: its first quarter is the app network's (nginx <-> API), the second the data network's, the third the dash network's. Fixed so pinned addresses survive a replacement; must not overlap another network on the host (the root module checks its form)."
   type        = string
 }

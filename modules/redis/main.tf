@@ -126,8 +126,22 @@ resource "docker_volume" "replica_data" {
 }
 
 locals {
+  # As modules/container names them (known before it runs: the start
+  # scripts below name the other instances).
   names     = [for i in range(local.instances) : "calcgrid-${var.common.environment}-redis-${i + 1}"]
   sentinels = [for i in range(local.ha ? 3 : 0) : "calcgrid-${var.common.environment}-sentinel-${i + 1}"]
+
+  # Redis HA pins the instances (hosts 21-23) and the Sentinels (31-33) on
+  # both networks, and everyone finds them through /etc/hosts: Redis and
+  # Sentinel resolve names on their only thread, and Docker's DNS takes
+  # seconds to fail the name of a stopped container (a killed primary),
+  # which stalled replication and put every Sentinel in TILT mode, so no
+  # failover happened.
+  addresses = { for net in ["data", "dash"] : net => local.ha ? {
+    instances = [for i in range(local.instances) : cidrhost(var.common.subnets[net], 21 + i)]
+    sentinels = [for i in range(length(local.sentinels)) : cidrhost(var.common.subnets[net], 31 + i)]
+  } : { instances = [], sentinels = [] } }
+  hosts = { for net, a in local.addresses : net => merge(zipmap(local.names, a.instances), zipmap(local.sentinels, a.sentinels)) if local.ha }
 
   # Who the primary is, asked of the Sentinels (the first that answers),
   # else the first instance: a new environment. An instance starts as a
@@ -188,7 +202,8 @@ module "container" {
   # Alone, Redis is "redis" on both networks; with HA every client finds the
   # primary through the Sentinels, and an alias shared by three instances
   # would pick any of them.
-  networks = [for n in [var.common.networks.data, var.common.networks.dash] : { name = n, aliases = local.ha ? [] : ["redis"] }]
+  networks = [for net in ["data", "dash"] : { name = var.common.networks[net], aliases = local.ha ? [] : ["redis"], ipv4_addresses = local.addresses[net].instances }]
+  hosts    = local.ha ? local.hosts.data : {}
   # Redis forks only for the AOF rewrite: fewer processes than the app roles.
   limits      = { memory_mb = var.redis.memory_mb, cpus = var.redis.cpus, pids_limit = 128 }
   tmpfs       = { "/tmp" = "rw,noexec,nosuid,size=16m,mode=1777" }
@@ -233,7 +248,8 @@ module "sentinel" {
     EOT
     }
   }
-  networks    = [{ name = var.common.networks.data }, { name = var.common.networks.dash }]
+  networks    = [for net in ["data", "dash"] : { name = var.common.networks[net], ipv4_addresses = local.addresses[net].sentinels }]
+  hosts       = local.hosts.data
   limits      = { memory_mb = 32, cpus = 0.1, pids_limit = 32 }
   tmpfs       = { "/tmp" = "rw,noexec,nosuid,size=4m,mode=1777" }
   healthcheck = { test = ["CMD", "/run/secrets/sentinel-health"], start_period = "20s" }

@@ -19,19 +19,24 @@ output "address" {
 }
 
 output "connection" {
-  description = "How a client reaches the primary, as modules/container's app.redis takes it (add username and password): address, or sentinels (host:port), master (its name there) and sentinel_password."
-  value = local.ha ? {
-    address           = null
-    sentinels         = [for n in flatten(module.sentinel[*].names) : "${n}:${local.sentinel_port}"]
-    master            = local.master
-    sentinel_password = var.passwords.sentinels
+  description = "How a client reaches the primary, by the client's network (data or dash), as modules/container's app.redis takes it (add username, password and sentinel_password): address, or sentinels (host:port), master (its name there) and hosts (the instances' and Sentinels' names => addresses on that network, for /etc/hosts)."
+  value = { for net in ["data", "dash"] : net => local.ha ? {
+    address   = null
+    sentinels = [for n in flatten(module.sentinel[*].names) : "${n}:${local.sentinel_port}"]
+    master    = local.master
+    hosts     = local.hosts[net]
     } : {
-    address           = "${module.container.names[0]}:6379"
-    sentinels         = []
-    master            = null
-    sentinel_password = null
-  }
-  sensitive = true
+    address   = "${module.container.names[0]}:6379"
+    sentinels = []
+    master    = null
+    hosts     = {}
+  } }
+}
+
+output "sentinel_password" {
+  description = "The Sentinels' password, which clients log in to them with (null without HA)."
+  value       = local.ha ? var.passwords.sentinels : null
+  sensitive   = true
 }
 
 output "volume" {

@@ -1,9 +1,11 @@
 variable "common" {
-  description = "What every role shares (the root module's local.common); Redis reads environment, the data and dash networks' names (its clients: API and workers; the dashboard) and log rotation (modules/container's defaults when omitted)."
+  description = "What every role shares (the root module's local.common); Redis reads environment, the data and dash networks' names (its clients: API and workers; the dashboard) and, for Redis HA, their subnets, and log rotation (modules/container's defaults when omitted)."
   type = object({
     environment = string
     networks    = object({ data = string, dash = string })
-    log         = optional(object({ max_size = optional(string), max_file = optional(number) }))
+    # The data and dash networks' subnets; Redis HA pins addresses there.
+    subnets = optional(object({ data = string, dash = string }))
+    log     = optional(object({ max_size = optional(string), max_file = optional(number) }))
   })
 }
 
@@ -44,4 +46,9 @@ variable "monitor_readonly" {
 variable "redis" {
   description = "The root module's redis settings: memory_mb (container limit, per instance), maxmemory_mb (at most 80% of memory_mb, room for the AOF rewrite; policy noeviction), cpus, appendonly, appendfsync (always, everysec or no), ha (three instances and three Sentinels instead of one instance)."
   type        = object({ memory_mb = number, maxmemory_mb = number, cpus = number, appendonly = bool, appendfsync = string, ha = optional(bool, false) })
+
+  validation {
+    condition     = !var.redis.ha || var.common.subnets != null
+    error_message = "redis.ha pins addresses on the data and dash networks: common.subnets must name their subnets."
+  }
 }

@@ -5,7 +5,7 @@ variable "app" {
     image       = string
     binary      = optional(string, "/usr/local/bin/calcgrid")
     user        = optional(string, "65532:65532")
-    redis       = object({ username = string, password = string, address = optional(string), sentinels = optional(list(string), []), master = optional(string), sentinel_password = optional(string) })
+    redis       = object({ username = string, password = string, address = optional(string), sentinels = optional(list(string), []), master = optional(string), sentinel_password = optional(string), hosts = optional(map(string), {}) })
     networks    = object({ data = string })
     log         = optional(object({ max_size = optional(string), max_file = optional(number) }))
     diagnostics = bool

@@ -17,8 +17,9 @@ run "networks_named_by_environment" {
     error_message = "only the edge network routes outside"
   }
   assert {
-    condition     = one(docker_network.this["app"].ipam_config).subnet == "10.231.2.0/24" && length(docker_network.this["data"].ipam_config) == 0
-    error_message = "the app network uses app_subnet; the others get theirs from Docker"
+    condition = ([for n in ["app", "data", "dash"] : one(docker_network.this[n].ipam_config).subnet] == ["10.231.2.0/26", "10.231.2.64/26", "10.231.2.128/26"]
+    && length(docker_network.this["edge"].ipam_config) == 0)
+    error_message = "the internal networks take the quarters of app_subnet; the edge network gets its subnet from Docker"
   }
   assert {
     condition = alltrue([for n in docker_network.this :
@@ -34,7 +35,8 @@ run "example" {
     source = "./examples/basic"
   }
   assert {
-    condition     = output.networks == { edge = "calcgrid-dev-edge", app = "calcgrid-dev-app", data = "calcgrid-dev-data", dash = "calcgrid-dev-dash", app_subnet = "10.231.1.0/24" }
+    condition = output.networks == { edge = "calcgrid-dev-edge", app = "calcgrid-dev-app", data = "calcgrid-dev-data", dash = "calcgrid-dev-dash", app_subnet = "10.231.1.0/26",
+    subnets = { app = "10.231.1.0/26", data = "10.231.1.64/26", dash = "10.231.1.128/26" } }
     error_message = "the example plans the dev networks"
   }
 }

@@ -128,7 +128,8 @@ run "ha_primary_replicas_and_sentinels" {
   command = plan
 
   variables {
-    redis = merge(var.redis, { ha = true })
+    common = merge(var.common, { subnets = { data = "10.231.1.64/26", dash = "10.231.1.128/26" } })
+    redis  = merge(var.redis, { ha = true })
     passwords = merge(var.passwords, {
       replica   = "4123456789abcdef0123456789abcdef"
       sentinel  = "5123456789abcdef0123456789abcdef"
@@ -144,8 +145,8 @@ run "ha_primary_replicas_and_sentinels" {
     error_message = "each instance has its own data volume; the first keeps the single instance's name"
   }
   assert {
-    condition = (output.address == null && nonsensitive(output.connection.master) == "calcgrid"
-    && jsonencode(nonsensitive(output.connection.sentinels)) == jsonencode(["calcgrid-dev-sentinel-1:26379", "calcgrid-dev-sentinel-2:26379", "calcgrid-dev-sentinel-3:26379"]))
+    condition = (output.address == null && output.connection.data.master == "calcgrid"
+    && jsonencode(output.connection.dash.sentinels) == jsonencode(["calcgrid-dev-sentinel-1:26379", "calcgrid-dev-sentinel-2:26379", "calcgrid-dev-sentinel-3:26379"]))
     error_message = "clients reach the primary through the Sentinels, by the master name calcgrid"
   }
   assert {
@@ -164,8 +165,13 @@ run "ha_primary_replicas_and_sentinels" {
     error_message = "Sentinels need 2 votes, guard themselves with the sentinels password, and never hold replica's"
   }
   assert {
-    condition     = jsonencode(module.container.networks["calcgrid-dev-redis-2"]) == jsonencode({ "calcgrid-dev-dash" = { aliases = [], ipv4_address = null }, "calcgrid-dev-data" = { aliases = [], ipv4_address = null } })
-    error_message = "no shared redis alias with HA: it would name any of the three instances"
+    condition     = jsonencode(module.container.networks["calcgrid-dev-redis-2"]) == jsonencode({ "calcgrid-dev-dash" = { aliases = [], ipv4_address = "10.231.1.150" }, "calcgrid-dev-data" = { aliases = [], ipv4_address = "10.231.1.86" } })
+    error_message = "with HA each instance is pinned on both networks (host 21 + n), and no shared redis alias would name any of the three"
+  }
+  assert {
+    condition = (output.connection.data.hosts["calcgrid-dev-redis-1"] == "10.231.1.85" && output.connection.dash.hosts["calcgrid-dev-redis-1"] == "10.231.1.149"
+    && output.connection.data.hosts["calcgrid-dev-sentinel-3"] == "10.231.1.97" && length(output.connection.data.hosts) == 6)
+    error_message = "clients resolve the instances and Sentinels through /etc/hosts, each with the addresses of its own network"
   }
 }
 
@@ -173,7 +179,8 @@ run "ha_needs_its_passwords" {
   command = plan
 
   variables {
-    redis = merge(var.redis, { ha = true })
+    common = merge(var.common, { subnets = { data = "10.231.1.64/26", dash = "10.231.1.128/26" } })
+    redis  = merge(var.redis, { ha = true })
   }
   expect_failures = [var.passwords]
 }

@@ -13,6 +13,6 @@ module "network" {
 }
 
 output "networks" {
-  description = "Network names by purpose, and the app subnet."
+  description = "Network names by purpose, and the internal networks' subnets."
   value       = module.network
 }
