@@ -48,7 +48,9 @@ func StartHA(t testing.TB, replicas int, extra ...string) *HA {
 	t.Helper()
 	// A node logs in to its primary as admin: a primary demoted by a
 	// failover replicates from the new one, so every node has this.
-	auth := []string{"--masteruser", "admin", "--masterauth", Password("admin")}
+	// No delay before a full sync (Redis waits 5 s for more replicas to
+	// share it): each test starts its replicas at once anyway.
+	auth := []string{"--masteruser", "admin", "--masterauth", Password("admin"), "--repl-diskless-sync-delay", "0"}
 	h := &HA{t: t, Primary: StartACL(t, append(auth, extra...)...)}
 	for range replicas {
 		args := append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(h.Primary.port)}, auth...)
@@ -57,6 +59,7 @@ func StartHA(t testing.TB, replicas int, extra ...string) *HA {
 	for _, r := range h.Replicas {
 		h.awaitLink(r)
 	}
+	h.awaitOnline(replicas)
 	h.Sentinel = startSentinel(t, h.Primary)
 	h.Sentinel.AwaitReplicas(replicas)
 	return h
@@ -76,6 +79,33 @@ func (h *HA) awaitLink(r *Server) {
 			h.t.Fatalf("replica %s not linked to its primary after 10s: %v\n%s", r.Addr, err, info)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// awaitOnline waits until n replicas acknowledge a write of the primary
+// (WAIT): a replica reported linked and online can still take a moment
+// (up to seconds after a diskless sync, in Redis 7.0) before the stream
+// reaches it.
+func (h *HA) awaitOnline(n int) {
+	h.t.Helper()
+	ctx := context.Background()
+	// WAIT counts the acknowledgements of its own connection's writes.
+	c := h.Primary.Client().Conn()
+	defer c.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		acked, err := c.Set(ctx, "redistest:ha", time.Now().String(), 0).Err(), error(nil)
+		var got int64
+		if acked == nil {
+			got, err = c.Wait(ctx, n, 100*time.Millisecond).Result()
+		}
+		if acked == nil && err == nil && got >= int64(n) {
+			return
+		}
+		if time.Now().After(deadline) {
+			info, _ := c.Info(ctx, "replication").Result()
+			h.t.Fatalf("%d of %d replicas acknowledge the primary's writes after 15s: %v %v\n%s", got, n, acked, err, info)
+		}
 	}
 }
 
