@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,7 +61,7 @@ func newHAEnv(t *testing.T, replicas, wait int, extra ...string) (*env, *rediste
 // submits (confirmed by the replica), and a worker logged in as worker
 // runs the task, taking it on the submission's wake-up — its own hooked
 // client and its subscription both go through the Sentinel (polling alone
-// would take the worker's 10 s idle wait).
+// would take the worker's 10 s idle wait, and idle it would not poll).
 func TestSentinelRoles(t *testing.T) {
 	e, h := newHAEnv(t, 1, 1)
 	idleWait := 10 * time.Second
@@ -79,6 +81,13 @@ func TestSentinelRoles(t *testing.T) {
 		}
 	})
 	time.Sleep(300 * time.Millisecond) // past the worker's first, empty rounds
+	// Idle, the worker's hooked client holds its rounds: without it (no
+	// client of its own) it polls every 1 ms, hundreds of scripts a second.
+	before := scriptCalls(t, h.Primary)
+	time.Sleep(time.Second)
+	if n := scriptCalls(t, h.Primary) - before; n > 100 {
+		t.Errorf("an idle worker ran %d scripts in 1s: it polls instead of waiting for wake-ups", n)
+	}
 	start := time.Now()
 	task := e.submit(noop, "through-sentinel")
 	e.awaitState(task.ID, 3*time.Second, taskstore.StateCompleted)
@@ -89,6 +98,18 @@ func TestSentinelRoles(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Errorf("the replica lacks the task: %d, %v", n, err)
 	}
+}
+
+// scriptCalls is how many EVALSHA srv has run.
+func scriptCalls(t *testing.T, srv *redistest.Server) int {
+	t.Helper()
+	info, err := srv.Client().Info(t.Context(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(info, "cmdstat_evalsha:calls=")
+	n, _ := strconv.Atoi(strings.SplitN(rest, ",", 2)[0])
+	return n
 }
 
 // TestNotReplicated: with wait-replicas 1 and no replica to acknowledge,
