@@ -209,7 +209,7 @@ func TestSubmitAcrossFailover(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e, h := newHAEnv(t, 2, 1)
-			e.submit(noop, "before")
+			before := e.submit(noop, "before")
 			old := h.Primary.Addr
 			if c.kill {
 				h.Primary.Stop()
@@ -238,6 +238,10 @@ func TestSubmitAcrossFailover(t *testing.T) {
 			}
 			if role := redistest.Role(t, node); role != "master" {
 				t.Errorf("the promoted replica is %s, want master", role)
+			}
+			// Acknowledged before the failover: a replica had it.
+			if n, err := node.Client().Exists(t.Context(), "calcgrid:task:"+before.ID).Result(); err != nil || n != 1 {
+				t.Errorf("the new primary lacks the task accepted before the failover: %d, %v", n, err)
 			}
 			refused, last := 0, error(nil)
 			stale, lastStale := 0, time.Duration(0)
