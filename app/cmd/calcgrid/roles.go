@@ -40,17 +40,16 @@ func registry(diagnostics bool) (*tasks.Registry, error) {
 
 // open connects the parts every server role shares.
 func open(c config.Common, role string, stderr io.Writer) (*taskstore.Store, *tasks.Registry, *slog.Logger, func(), error) {
-	opt, err := c.Redis.Options()
-	if err != nil {
-		return nil, nil, nil, nil, usageError{err}
-	}
 	reg, err := registry(c.Diagnostics)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
 	logger := config.Logger(stderr, c.LogLevel, role, c.Instance)
 	redis.SetLogger(redisLogger{logger})
-	rdb := redis.NewClient(opt)
+	rdb, err := c.Redis.Client()
+	if err != nil {
+		return nil, nil, nil, nil, usageError{err}
+	}
 	return taskstore.New(rdb, taskstore.Retention(c.Retention)), reg, logger, func() { rdb.Close() }, nil
 }
 
@@ -69,9 +68,13 @@ func runAPI(ctx context.Context, args []string, getenv func(string) string, stde
 	}
 	defer closeStore()
 	reg.SetBudget(budget)
+	if err := store.WaitForReplicas(c.Wait.Replicas, c.Wait.Timeout); err != nil {
+		return usageError{err}
+	}
 	logger.Info("api starting", "version", version, "task_types", len(reg.All()), "max_pending", c.MaxPending,
 		"task_memory_bytes", budget.Memory, "task_work_budget", budget.CPU.String(), "slot_cpus", budget.SlotCPUs,
-		"auth", c.Auth.Mode, "admin_token", c.Auth.AdminToken != "")
+		"auth", c.Auth.Mode, "admin_token", c.Auth.AdminToken != "",
+		"redis_sentinels", len(c.Redis.Sentinels), "redis_wait_replicas", c.Wait.Replicas)
 	switch {
 	case c.Auth.IDSecret != nil:
 		store.SetIDSecret(c.Auth.IDSecret)
@@ -118,6 +121,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		Store: store, Registry: reg, Logger: logger, Listen: c.Listen,
 		Concurrency: c.Concurrency, Weights: c.Weights, StrictPriority: c.StrictPriority,
 		ShutdownTimeout: c.ShutdownTimeout, PollInterval: c.PollInterval, IdleWait: c.IdleWait, Pprof: c.Pprof,
+		NewRedis: c.Redis.Client,
 	}).Run(ctx)
 }
 

@@ -33,6 +33,10 @@ const (
 	retryUnavailable = "2"
 	// Space returns as finished tasks expire: minutes, not seconds.
 	retryStorageFull = "30"
+	// A replica catching up takes a moment; a failover takes Sentinel's
+	// down-after plus an election, which clients retrying every 2 s ride
+	// out in a few tries.
+	retryNotReplicated = "2"
 )
 
 func writeProblem(w http.ResponseWriter, r *http.Request, status int, slug, title, detail string, errs []tasks.FieldError) {
@@ -97,6 +101,16 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
 		w.Header().Set("Retry-After", retryStorageFull)
 		writeProblem(w, r, http.StatusServiceUnavailable, "storage-full", "Task storage is full", err.Error(), nil)
+	case errors.Is(err, taskstore.ErrNotReplicated):
+		// Its own type, not unavailable: here the task may exist, and the
+		// client should retry with the same key rather than give up or
+		// resubmit under a new one.
+		a.Logger.LogAttrs(r.Context(), slog.LevelWarn, "submission not replicated",
+			slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
+		w.Header().Set("Retry-After", retryNotReplicated)
+		writeProblem(w, r, http.StatusServiceUnavailable, "not-replicated", "Submission not replicated",
+			"the task store's replicas did not confirm this submission in time (or Redis is failing over); "+
+				"the task may exist: retrying with the same Idempotency-Key returns it rather than creating a duplicate", nil)
 	case errors.Is(err, taskstore.ErrQueueFull):
 		w.Header().Set("Retry-After", retryQueueFull)
 		writeProblem(w, r, http.StatusTooManyRequests, "queue-full", "Queue is full", err.Error(), nil)

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/calcgrid/calcgrid/app/internal/api"
 	"github.com/calcgrid/calcgrid/app/internal/auth"
 	"github.com/calcgrid/calcgrid/app/internal/config"
@@ -26,12 +24,18 @@ import (
 // each logged in as its role's user of the stack's Redis ACL
 // (redistest.StartACL): work a user may not do fails here as in the stack.
 type Stack struct {
-	t     testing.TB
+	t testing.TB
+	// Redis is the redis-server (the primary, with Options.Replicas).
 	Redis *redistest.Server
+	// HA is the primary, replicas and Sentinel with Options.Replicas.
+	HA *redistest.HA
 	// Store is the API's, logged in as api.
 	Store *taskstore.Store
 	// WorkerStore is the workers', logged in as worker.
 	WorkerStore *taskstore.Store
+	// WorkerRedis is the workers' Redis setting (worker.Options.NewRedis is
+	// its Client).
+	WorkerRedis config.Redis
 	Registry    *tasks.Registry
 	Server      *httptest.Server
 	Logger      *slog.Logger
@@ -47,6 +51,25 @@ type Options struct {
 	// AuthRequired runs the API with CALCGRID_AUTH=required, the bootstrap
 	// admin token AdminToken and a shared id secret.
 	AuthRequired bool
+	// Replicas > 0 runs Redis as the stack's redis_ha does: a primary with
+	// this many replicas behind a Sentinel (redistest.StartHA), which every
+	// role connects through.
+	Replicas int
+	// WaitReplicas is the API's --redis-wait-replicas, with the default
+	// timeout (WaitTimeout).
+	WaitReplicas int
+}
+
+// WaitTimeout is the API's --redis-wait-timeout in a Stack.
+const WaitTimeout = 500 * time.Millisecond
+
+// LoginHA is the app's Redis setting for user behind h's Sentinel, as the
+// stack's redis_ha gives it: no address, the Sentinel names the primary.
+func LoginHA(h *redistest.HA, user string) config.Redis {
+	return config.Redis{
+		Sentinels: []string{h.Sentinel.Addr}, Master: redistest.Master, SentinelPassword: redistest.SentinelPassword,
+		Username: user, Password: redistest.Password(user),
+	}
 }
 
 // IdleWait is the workers' Options.IdleWait, production's default: the
@@ -88,11 +111,10 @@ func Login(srv *redistest.Server, user string) config.Redis {
 
 func newStore(t testing.TB, r config.Redis, retention time.Duration) *taskstore.Store {
 	t.Helper()
-	opt, err := r.Options()
+	rdb, err := r.Client()
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { rdb.Close() })
 	return taskstore.New(rdb, taskstore.KeepFor(retention))
 }
@@ -106,11 +128,23 @@ func Start(t testing.TB, reg *tasks.Registry, o Options) *Stack {
 	if o.Retention == 0 {
 		o.Retention = time.Hour
 	}
-	srv := redistest.StartACL(t)
+	var ha *redistest.HA
+	var srv *redistest.Server
+	login := func(user string) config.Redis { return Login(srv, user) }
+	if o.Replicas > 0 {
+		ha = redistest.StartHA(t, o.Replicas)
+		srv = ha.Primary
+		login = func(user string) config.Redis { return LoginHA(ha, user) }
+	} else {
+		srv = redistest.StartACL(t)
+	}
 	logs := &Logs{}
-	s := &Stack{t: t, Redis: srv, Store: newStore(t, Login(srv, "api"), o.Retention),
-		WorkerStore: newStore(t, Login(srv, "worker"), o.Retention), Registry: reg,
+	s := &Stack{t: t, Redis: srv, HA: ha, Store: newStore(t, login("api"), o.Retention),
+		WorkerStore: newStore(t, login("worker"), o.Retention), WorkerRedis: login("worker"), Registry: reg,
 		Logger: recordingLogger(t, logs), Logs: logs}
+	if err := s.Store.WaitForReplicas(o.WaitReplicas, WaitTimeout); err != nil {
+		t.Fatal(err)
+	}
 	token := ""
 	if o.AuthRequired {
 		token = AdminToken
@@ -134,7 +168,7 @@ func (s *Stack) StartWorker(concurrency int, strictPriority bool) (stop func()) 
 	w := worker.New(worker.Options{
 		Store: s.WorkerStore, Registry: s.Registry, Logger: s.Logger.With("role", "worker"),
 		Concurrency: concurrency, Weights: config.DefaultWeights(), StrictPriority: strictPriority,
-		ShutdownTimeout: 5 * time.Second, IdleWait: IdleWait,
+		ShutdownTimeout: 5 * time.Second, IdleWait: IdleWait, NewRedis: s.WorkerRedis.Client,
 	})
 	go func() { done <- w.Run(ctx) }()
 	stopped := false

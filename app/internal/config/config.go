@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -31,13 +33,22 @@ func EnvName(flagName string) string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// Redis says how to reach the broker.
+// Redis says how to reach the broker: one Redis at Addr (or URL), or the
+// primary that Sentinels report for Master.
 type Redis struct {
 	Addr     string
 	Username string
 	Password string
 	DB       int
 	URL      string
+	// Sentinels are host:port addresses of Sentinels; when set, the client
+	// asks them for the primary of Master and follows it through failovers,
+	// and Addr and URL are not used.
+	Sentinels []string
+	Master    string
+	// SentinelPassword is the Sentinels' requirepass (their default user),
+	// which is not the data nodes' password.
+	SentinelPassword string
 }
 
 // Redis timeouts are short so that an unreachable broker turns into a 503
@@ -48,9 +59,9 @@ const (
 	redisPoolTimeout = time.Second
 )
 
-// Options returns go-redis options: URL when set, else Addr, Username,
-// Password, DB.
-func (r Redis) Options() (*redis.Options, error) {
+// options returns the go-redis options of a single Redis: URL when set,
+// else Addr, Username, Password, DB.
+func (r Redis) options() (*redis.Options, error) {
 	opt := &redis.Options{Addr: r.Addr, Username: r.Username, Password: r.Password, DB: r.DB}
 	if r.URL != "" {
 		var err error
@@ -69,12 +80,74 @@ func (r Redis) Options() (*redis.Options, error) {
 	return opt, nil
 }
 
-// ConnOpt adapts Options to asynq.RedisConnOpt, for libraries (asynqmon)
-// that build their own client.
-type ConnOpt struct{ Opt *redis.Options }
+// failoverOptions are options's settings for a client that finds the
+// primary through the Sentinels. Each dial asks a Sentinel for the primary;
+// go-redis also listens for +switch-master and drops connections to a
+// demoted primary, so a failover costs the requests in flight, not a
+// restart.
+func (r Redis) failoverOptions() *redis.FailoverOptions {
+	return &redis.FailoverOptions{
+		MasterName: r.Master, SentinelAddrs: slices.Clone(r.Sentinels), SentinelPassword: r.SentinelPassword,
+		Username: r.Username, Password: r.Password, DB: r.DB,
+		DialTimeout: redisDialTimeout, ReadTimeout: redisIOTimeout, WriteTimeout: redisIOTimeout,
+		PoolTimeout: redisPoolTimeout, DialerRetries: 1, MaxRetries: 1, ContextTimeoutEnabled: true,
+	}
+}
+
+// clientOptions is what a client is built from: exactly one of single and
+// failover is set.
+type clientOptions struct {
+	single   *redis.Options
+	failover *redis.FailoverOptions
+}
+
+func (r Redis) clientOptions() (clientOptions, error) {
+	if len(r.Sentinels) > 0 {
+		return clientOptions{failover: r.failoverOptions()}, nil
+	}
+	opt, err := r.options()
+	return clientOptions{single: opt}, err
+}
+
+// newClient builds a client from a copy of the options: go-redis keeps and
+// fills in the struct it is given, and every client needs its own (with a
+// Sentinel, its own Sentinel connection and +switch-master subscription).
+func (o clientOptions) newClient() *redis.Client {
+	if o.failover != nil {
+		f := *o.failover
+		f.SentinelAddrs = slices.Clone(f.SentinelAddrs)
+		return redis.NewFailoverClient(&f)
+	}
+	opt := *o.single
+	m := *opt.MaintNotificationsConfig
+	opt.MaintNotificationsConfig = &m
+	return redis.NewClient(&opt)
+}
+
+// Client opens a client of r: the one place every role's clients are built
+// (the worker's second client, the dashboard's), so that a Sentinel setting
+// reaches each of them. A client of a Sentinel-watched primary is also a
+// *redis.Client.
+func (r Redis) Client() (*redis.Client, error) {
+	o, err := r.clientOptions()
+	if err != nil {
+		return nil, err
+	}
+	return o.newClient(), nil
+}
+
+// ConnOpt returns r as an asynq.RedisConnOpt, for libraries (asynqmon) that
+// build their own clients.
+func (r Redis) ConnOpt() (ConnOpt, error) {
+	o, err := r.clientOptions()
+	return ConnOpt{o}, err
+}
+
+// ConnOpt implements asynq.RedisConnOpt with Redis.Client's clients.
+type ConnOpt struct{ o clientOptions }
 
 // MakeRedisClient implements asynq.RedisConnOpt.
-func (c ConnOpt) MakeRedisClient() any { return redis.NewClient(c.Opt) }
+func (c ConnOpt) MakeRedisClient() any { return c.o.newClient() }
 
 // Common settings of every server role.
 type Common struct {
@@ -138,6 +211,8 @@ type API struct {
 	// Weights is reported by GET /v1/queues (the workers apply it).
 	Weights Weights
 	Auth    Auth
+	// Wait makes a 202 mean the task reached Wait.Replicas replicas.
+	Wait Wait
 }
 
 // Auth modes.
@@ -311,6 +386,9 @@ func (w Weights) Set(s string) error {
 type set struct {
 	fs     *flag.FlagSet
 	checks []func() error
+	// given names the flags set on the command line or by their variable,
+	// for checks that refuse a flag beside another even at its default.
+	given map[string]bool
 }
 
 func newSet(role, summary string, out io.Writer) *set {
@@ -415,14 +493,16 @@ func (s *set) parse(args []string, getenv func(string) string) error {
 	if s.fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", s.fs.Arg(0))
 	}
-	given := map[string]bool{}
-	s.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	onCommandLine := map[string]bool{}
+	s.fs.Visit(func(f *flag.Flag) { onCommandLine[f.Name] = true })
+	s.given = maps.Clone(onCommandLine)
 	var errs []error
 	s.fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] {
+		if onCommandLine[f.Name] {
 			return
 		}
 		if v := getenv(EnvName(f.Name)); v != "" {
+			s.given[f.Name] = true
 			if err := f.Value.Set(v); err != nil {
 				errs = append(errs, fmt.Errorf("%s=%q: %w", EnvName(f.Name), v, err))
 			}
@@ -461,6 +541,101 @@ func (s *set) redis(r *Redis) {
 	s.secret(&r.Password, "redis-password", "Redis password")
 	s.integer(&r.DB, "redis-db", 0, 0, 15, "Redis database number")
 	s.str(&r.URL, "redis-url", "", "Redis URL redis://[[username]:password@]host:port[/db]; overrides the other redis settings")
+	s.value(&sentinelsFlag{&r.Sentinels}, "redis-sentinels",
+		"Sentinels host:port[,host:port...] that name the primary to use (empty: one Redis at --redis-addr)")
+	s.str(&r.Master, "redis-master", "calcgrid", "master group the Sentinels monitor (only with --redis-sentinels)")
+	s.secret(&r.SentinelPassword, "redis-sentinel-password", "Sentinels' password (their requirepass; only with --redis-sentinels)")
+	s.checks = append(s.checks, func() error { return s.checkSentinels(r) })
+}
+
+// checkSentinels refuses settings that a Sentinel setup would ignore, so
+// that a half-migrated environment fails at start rather than quietly
+// talking to one node.
+func (s *set) checkSentinels(r *Redis) error {
+	both := func(a, b string) error {
+		return fmt.Errorf("give --%s / %s or --%s / %s, not both", a, EnvName(a), b, EnvName(b))
+	}
+	needs := func(a string) error {
+		return fmt.Errorf("--%s / %s needs --redis-sentinels / %s", a, EnvName(a), EnvName("redis-sentinels"))
+	}
+	if len(r.Sentinels) == 0 {
+		switch {
+		case s.given["redis-master"]:
+			return needs("redis-master")
+		case r.SentinelPassword != "":
+			return needs("redis-sentinel-password")
+		}
+		return nil
+	}
+	switch {
+	case r.URL != "":
+		return both("redis-url", "redis-sentinels")
+	case s.given["redis-addr"]:
+		return both("redis-addr", "redis-sentinels")
+	case r.Master == "":
+		return fmt.Errorf("--redis-master / %s must name the Sentinels' master group (got \"\")", EnvName("redis-master"))
+	}
+	return nil
+}
+
+// sentinelsFlag is a comma-separated list of host:port.
+type sentinelsFlag struct{ addrs *[]string }
+
+func (f *sentinelsFlag) String() string {
+	if f.addrs == nil {
+		return ""
+	}
+	return strings.Join(*f.addrs, ",")
+}
+
+func (f *sentinelsFlag) Set(v string) error {
+	var addrs []string
+	for part := range strings.SplitSeq(v, ",") {
+		addr := strings.TrimSpace(part)
+		host, port, err := net.SplitHostPort(addr)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q is not host:port with a port from 1 to 65535", addr)
+		}
+		if slices.Contains(addrs, addr) {
+			return fmt.Errorf("%s is listed twice", addr)
+		}
+		addrs = append(addrs, addr)
+	}
+	*f.addrs = addrs
+	return nil
+}
+
+// Wait is how many replicas must acknowledge a submission before the API
+// accepts it.
+type Wait struct {
+	// Replicas is WAIT's numreplicas (0: do not wait).
+	Replicas int
+	// Timeout bounds the wait; a submission not acknowledged within it is
+	// refused as not replicated (it may exist: its key finds it).
+	Timeout time.Duration
+}
+
+// Bounds of Wait. WAIT takes whole milliseconds and 0 means forever, so
+// the timeout is at least 1 ms; past 2 s a client is better answered 503
+// and retried with its key (the API answers an unreachable Redis within 2 s
+// too). 10 replicas is more than any environment runs.
+const (
+	maxWaitReplicas = 10
+	minWaitTimeout  = time.Millisecond
+	maxWaitTimeout  = 2 * time.Second
+)
+
+func (s *set) wait(w *Wait) {
+	s.integer(&w.Replicas, "redis-wait-replicas", 0, 0, maxWaitReplicas,
+		"replicas that must acknowledge a submission (Redis WAIT) before the API answers 202; 0: do not wait")
+	name := "redis-wait-timeout"
+	s.dur(&w.Timeout, name, 500*time.Millisecond, fmt.Sprintf("how long a submission waits for --redis-wait-replicas (%s..%s)", minWaitTimeout, maxWaitTimeout))
+	s.checks = append(s.checks, func() error {
+		if w.Timeout < minWaitTimeout || w.Timeout > maxWaitTimeout {
+			return fmt.Errorf("--%s / %s must be from %s to %s (got %s)", name, EnvName(name), minWaitTimeout, maxWaitTimeout, w.Timeout)
+		}
+		return nil
+	})
 }
 
 func (s *set) logLevel(l *slog.Level) {
@@ -571,6 +746,7 @@ func ParseAPI(args []string, getenv func(string) string, out io.Writer) (API, er
 	s.budget(&c.Budget)
 	s.value(c.Weights, "queue-weights", "queue weights reported by GET /v1/queues (set it like the workers')")
 	s.auth(&c.Auth)
+	s.wait(&c.Wait)
 	return c, s.parse(args, getenv)
 }
 

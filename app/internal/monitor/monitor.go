@@ -41,11 +41,10 @@ func New(cfg config.Monitor, logger *slog.Logger) (*Dashboard, error) {
 	if (cfg.User == "") != (cfg.Password == "") {
 		return nil, errors.New("monitor: set both CALCGRID_MONITOR_USER and CALCGRID_MONITOR_PASSWORD for basic auth, or neither")
 	}
-	opt, err := cfg.Redis.Options()
+	conn, err := cfg.Redis.ConnOpt()
 	if err != nil {
 		return nil, fmt.Errorf("monitor: %w", err)
 	}
-	conn := config.ConnOpt{Opt: opt}
 	ui := asynqmon.New(asynqmon.Options{
 		RootPath: "/", RedisConnOpt: conn, ReadOnly: cfg.ReadOnly, PrometheusAddress: cfg.PrometheusURL,
 	})

@@ -326,3 +326,22 @@ func startRedis(t *testing.T, user string) config.Redis {
 func as(r config.Redis, user string) asynq.RedisClientOpt {
 	return asynq.RedisClientOpt{Addr: r.Addr, Username: user, Password: redistest.Password(user)}
 }
+
+// TestDashboardThroughSentinel: with the Sentinel settings alone the
+// dashboard's clients (asynqmon's and the queue collector's, built through
+// config.Redis.ConnOpt) reach the primary.
+func TestDashboardThroughSentinel(t *testing.T) {
+	h := redistest.StartHA(t, 1)
+	direct := h.Primary.Login("api")
+	enqueue(t, config.Redis{Addr: direct.Addr}, "medium")
+	base := startMonitor(t, config.Monitor{Redis: config.Redis{
+		Sentinels: []string{h.Sentinel.Addr}, Master: redistest.Master, SentinelPassword: redistest.SentinelPassword,
+		Username: "monitor", Password: redistest.Password("monitor"),
+	}})
+	for _, rq := range []request{
+		{method: "GET", path: "/api/queues", wantStatus: 200, wantBodyContains: `"queue":"medium"`},
+		{method: "GET", path: "/metrics", wantStatus: 200, wantContentType: "text/plain", wantBodyContains: `asynq_queue_size{queue="medium"} 1`},
+	} {
+		t.Run(rq.method+rq.path, func(t *testing.T) { rq.do(t, base) })
+	}
+}

@@ -103,6 +103,24 @@ func (s *Server) Stop() {
 	s.cmd = nil
 }
 
+// Freeze stops the server's process (SIGSTOP) until Thaw: its
+// connections stay open and unanswered, as a stalled node's do (a replica
+// stays connected to its primary but acknowledges nothing).
+func (s *Server) Freeze() { s.signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server.
+func (s *Server) Thaw() { s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.t.Helper()
+	if s.cmd == nil {
+		s.t.Fatalf("redis-server on %s is not running", s.Addr)
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatalf("signal redis-server on %s: %v", s.Addr, err)
+	}
+}
+
 // Restart starts the server again on the same port and directory: empty,
 // unless it was started with --appendonly yes.
 func (s *Server) Restart() {

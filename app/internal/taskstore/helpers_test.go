@@ -35,7 +35,12 @@ type env struct {
 
 func newEnv(t *testing.T, r taskstore.Retention) *env {
 	t.Helper()
-	srv := redistest.StartACL(t)
+	return newEnvOn(t, redistest.StartACL(t), r)
+}
+
+// newEnvOn is newEnv on the StartACL server srv.
+func newEnvOn(t *testing.T, srv *redistest.Server, r taskstore.Retention) *env {
+	t.Helper()
 	rdb := login(t, srv, "admin")
 	reg := tasks.NewRegistry()
 	if err := diagnostic.Register(reg); err != nil {
@@ -50,14 +55,20 @@ func (e *env) as(user string) *taskstore.Store {
 	return taskstore.New(login(e.t, e.srv, user), e.retention)
 }
 
+// loginConfig is the app's Redis setting for user.
+func (e *env) loginConfig(user string) config.Redis { return loginConfig(e.srv, user) }
+
+func loginConfig(srv *redistest.Server, user string) config.Redis {
+	o := srv.Login(user)
+	return config.Redis{Addr: o.Addr, Username: o.Username, Password: o.Password}
+}
+
 func login(t *testing.T, srv *redistest.Server, user string) *redis.Client {
 	t.Helper()
-	o := srv.Login(user)
-	opt, err := config.Redis{Addr: o.Addr, Username: o.Username, Password: o.Password}.Options()
+	rdb, err := loginConfig(srv, user).Client()
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
 }
@@ -94,7 +105,7 @@ func (e *env) startWorker(concurrency int) {
 	w := worker.New(worker.Options{
 		Store: e.store, Registry: e.reg, Logger: logger, Concurrency: concurrency,
 		Weights: config.DefaultWeights(), ShutdownTimeout: 5 * time.Second, SweepInterval: 100 * time.Millisecond,
-		IdleWait: time.Second,
+		IdleWait: time.Second, NewRedis: e.loginConfig("admin").Client,
 	})
 	go func() { done <- w.Run(ctx) }()
 	e.t.Cleanup(func() {

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,6 +46,11 @@ var (
 	// ErrKeyBusy: the submitting API key already has its max_pending
 	// unfinished tasks.
 	ErrKeyBusy = errors.New("too many unfinished tasks for this key")
+	// ErrNotReplicated: a submission was not confirmed on the replicas
+	// WaitForReplicas asks for, or the primary refused it for want of
+	// replicas (NOREPLICAS) or is one no longer (READONLY, a failover).
+	// The task may exist: the same idempotency key finds it.
+	ErrNotReplicated = errors.New("submission not confirmed by the Redis replicas")
 )
 
 // idNamespace makes task ids UUIDv5 of the idempotency key: the same key
@@ -165,6 +171,38 @@ type Store struct {
 	retention Retention
 	mem       memoryCache
 	idSecret  idSecret
+	wait      waitReplicas
+}
+
+// waitReplicas is what WaitForReplicas set.
+type waitReplicas struct {
+	replicas int
+	timeout  time.Duration
+	// conn opens a connection of rdb's own: WAIT counts the replicas that
+	// have the last write of the connection it is sent on.
+	conn func() *redis.Conn
+}
+
+// WaitForReplicas makes Submit accept a task only once n replicas
+// acknowledged its write (Redis WAIT, up to timeout), else answer
+// ErrNotReplicated; n = 0 (the default) accepts it once the primary has
+// it. It needs a client of one primary (a *redis.Client, which a
+// Sentinel-watched one is too). Call it before the Store is used.
+func (s *Store) WaitForReplicas(n int, timeout time.Duration) error {
+	if n <= 0 {
+		s.wait = waitReplicas{}
+		return nil
+	}
+	c, ok := s.rdb.(interface{ Conn() *redis.Conn })
+	if !ok {
+		return fmt.Errorf("waiting for replicas needs a client of one primary, not %T", s.rdb)
+	}
+	if timeout < time.Millisecond {
+		// WAIT takes whole milliseconds, and 0 waits forever.
+		return fmt.Errorf("the replica wait timeout must be at least 1ms (got %s)", timeout)
+	}
+	s.wait = waitReplicas{replicas: n, timeout: timeout, conn: c.Conn}
+	return nil
 }
 
 // New returns a Store on rdb keeping finished tasks for r. The caller
@@ -314,14 +352,18 @@ func (s *Store) secret(ctx context.Context) ([]byte, error) {
 //	      key's sets of unfinished tasks, the queue's settings
 //	ARGV: id, queue, fingerprint, request id, encoded TaskMessage, payload,
 //	      max pending, nonce, tenant, API key id, the key's max pending,
-//	      then every queue name
+//	      "1" to rewrite a replayed task's fingerprint (else "0"), then
+//	      every queue name
 //
 // It answers {0, fingerprint} when the key already names a task (both
 // records exist), {1, pending, limit} when the queue is full (the queue's
 // max_pending setting, else ARGV's; 0 admits nothing), {4, unfinished}
 // when the API key has its max pending unfinished tasks, {2, created_at} once
 // accepted (and the queue's name published on WakeChannel, in the same
-// step, so that an idle worker wakes without a second round trip). A record
+// step, so that an idle worker wakes without a second round trip). A
+// replay rewrites its task's fingerprint as it is when ARGV[12] asks: Redis's
+// WAIT waits for the connection's last write, and without one the replay
+// would be confirmed on replicas that may lack the task. A record
 // the key left behind alone — metadata whose asynq task is gone, or a
 // finished asynq task whose metadata expired — belongs to no visible task:
 // it is removed and the key reused. A live asynq task without
@@ -330,9 +372,13 @@ var submitScript = redis.NewScript(asynqPrefixLua + unfinishedLua + `
 local id = ARGV[1]
 local old = redis.call("HGET", KEYS[1], "queue")
 if old and redis.call("EXISTS", qprefix(old) .. "t:" .. id) == 1 then
-	return {0, redis.call("HGET", KEYS[1], "fingerprint")}
+	local fp = redis.call("HGET", KEYS[1], "fingerprint")
+	if ARGV[12] == "1" and fp then
+		redis.call("HSET", KEYS[1], "fingerprint", fp)
+	end
+	return {0, fp}
 end
-for i = 12, #ARGV do
+for i = 13, #ARGV do
 	local p = qprefix(ARGV[i])
 	local state = redis.call("HGET", p .. "t:" .. id, "state")
 	if state == "completed" or state == "archived" then
@@ -404,17 +450,26 @@ func (s *Store) Submit(ctx context.Context, sub Submission, maxPending int) (t T
 	keys := []string{metaKey(id), payloadKey(id), asynqTaskKey(sub.Queue, id), asynqPending(sub.Queue), asynqQueues,
 		tenantTasksKey(sub.tenant()), keyTasksKey(sub.APIKeyID), queueSettingsKey(sub.Queue)}
 	nonce := newNonce()
+	touch := "0"
+	if s.wait.replicas > 0 {
+		touch = "1"
+	}
 	args := []any{id, sub.Queue, fp, sub.RequestID, msg.encode(), []byte(sub.Payload), limit, nonce,
-		sub.tenant(), sub.APIKeyID, max(0, sub.APIKeyMaxPending)}
+		sub.tenant(), sub.APIKeyID, max(0, sub.APIKeyMaxPending), touch}
 	for _, q := range tasks.Queues() {
 		args = append(args, q)
 	}
 	// A key whose task expires between the script and the read of the
 	// existing task is free again: one more round settles it.
 	for range 2 {
-		res, err := submitScript.Run(ctx, s.rdb, keys, args...).Slice()
+		res, err := s.submit(ctx, id, fp, keys, args)
 		if err != nil {
-			return s.resolveSubmit(ctx, id, sub, nonce, err)
+			t, created, err := s.resolveSubmit(ctx, id, sub, nonce, err)
+			if err == nil && s.wait.replicas > 0 {
+				// Read back, so written, but never waited for.
+				return Task{}, false, fmt.Errorf("%w: task %s was written, its replication is unknown", ErrNotReplicated, id)
+			}
+			return t, created, err
 		}
 		code, _ := res[0].(int64)
 		switch code {
@@ -446,6 +501,49 @@ func (s *Store) Submit(ctx context.Context, sub Submission, maxPending int) (t T
 	return Task{}, false, fmt.Errorf("submit task %s: its key was reused and freed again meanwhile; retry", id)
 }
 
+// submit runs submitScript. With WaitForReplicas it runs it on a
+// connection of its own and, when the script wrote the task or rewrote a
+// replayed one (its fingerprint matching), sends WAIT on the same
+// connection: a second round trip, which waiting for a replica costs
+// anyway. A task not confirmed is ErrNotReplicated; the script's answer
+// still comes back, for the caller to tell nothing else is wrong.
+func (s *Store) submit(ctx context.Context, id, fp string, keys []string, args []any) ([]any, error) {
+	if s.wait.replicas == 0 {
+		return submitScript.Run(ctx, s.rdb, keys, args...).Slice()
+	}
+	conn := s.wait.conn()
+	defer conn.Close()
+	// Run sends EVALSHA and, on NOSCRIPT (a promoted replica has no
+	// scripts cached), EVAL, on conn both.
+	res, err := submitScript.Run(ctx, conn, keys, args...).Slice()
+	if err != nil {
+		return nil, err
+	}
+	if code, _ := res[0].(int64); !(code == 2 || code == 0 && res[1] == fp) {
+		return res, nil
+	}
+	n, err := conn.Wait(ctx, s.wait.replicas, s.wait.timeout).Result()
+	if err != nil {
+		return res, fmt.Errorf("%w: task %s was written; waiting for %d replicas failed: %w", ErrNotReplicated, id, s.wait.replicas, err)
+	}
+	if n < int64(s.wait.replicas) {
+		return res, fmt.Errorf("%w: task %s was written; %d of %d replicas acknowledged it within %s", ErrNotReplicated, id, n, s.wait.replicas, s.wait.timeout)
+	}
+	return res, nil
+}
+
+// replicationRefused reports whether Redis refused a write for its
+// replication: NOREPLICAS (a primary with min-replicas-to-write has too few
+// replicas) or READONLY (the node was demoted, as a failover does).
+func replicationRefused(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
+	msg := rerr.Error()
+	return strings.HasPrefix(msg, "NOREPLICAS") || strings.HasPrefix(msg, "READONLY")
+}
+
 // resolveSubmit answers a submission whose script failed. Redis's error
 // replies (out of memory, a script error) mean nothing was written. Any
 // other error (a timeout, a dropped connection) leaves the outcome
@@ -453,6 +551,12 @@ func (s *Store) Submit(ctx context.Context, sub Submission, maxPending int) (t T
 // tells which; the record is never deleted, since it may be a task a
 // worker already runs.
 func (s *Store) resolveSubmit(ctx context.Context, id string, sub Submission, nonce string, err error) (Task, bool, error) {
+	if errors.Is(err, ErrNotReplicated) {
+		return Task{}, false, err
+	}
+	if replicationRefused(err) {
+		return Task{}, false, fmt.Errorf("%w: Redis refused task %s: %w", ErrNotReplicated, id, err)
+	}
 	var rerr redis.Error
 	if errors.As(err, &rerr) {
 		return Task{}, false, fmt.Errorf("enqueue task %s: %w", id, err)

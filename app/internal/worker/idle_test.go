@@ -33,7 +33,7 @@ func runIdleWorker(t *testing.T, e *apptest.Stack, poll, idleWait time.Duration)
 	w := worker.New(worker.Options{
 		Store: e.WorkerStore, Registry: e.Registry, Logger: e.Logger.With("role", "worker"),
 		Concurrency: 2, Weights: config.DefaultWeights(), ShutdownTimeout: 5 * time.Second,
-		PollInterval: poll, IdleWait: idleWait,
+		PollInterval: poll, IdleWait: idleWait, NewRedis: e.WorkerRedis.Client,
 	})
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()

@@ -100,7 +100,7 @@ func startWorker(t *testing.T, opts apptest.Options, sweep time.Duration) (*appt
 	w := worker.New(worker.Options{
 		Store: e.WorkerStore, Registry: reg, Logger: e.Logger.With("role", "worker"), Listen: addr,
 		Concurrency: 2, Weights: config.DefaultWeights(), ShutdownTimeout: 5 * time.Second,
-		SweepInterval: sweep, IdleWait: apptest.IdleWait,
+		SweepInterval: sweep, IdleWait: apptest.IdleWait, NewRedis: e.WorkerRedis.Client,
 	})
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()

@@ -51,6 +51,10 @@ type Options struct {
 	// Pprof serves net/http/pprof under /debug/pprof/ on Listen
 	// (serve.Pprof).
 	Pprof bool
+	// NewRedis opens a client as the Store's was opened (config.Redis.Client),
+	// for the wake-up's own client; nil turns the wake-up off, as IdleWait 0
+	// does.
+	NewRedis func() (*redis.Client, error)
 	// PollInterval is asynq's TaskCheckInterval: after a round that found
 	// every queue empty it polls again in half to one and a half of it
 	// (0 means 1 ms).
@@ -214,23 +218,24 @@ func (w *Worker) Run(ctx context.Context) error {
 // it after the server has shut down. With the wake-up on it is a client of
 // its own carrying idleHook: several workers in one process (tests) share
 // the store's client, and a hook there would hold every worker's rounds.
-// It is opened with the store client's options, so it logs in alike.
+// It is opened by NewRedis, where the store's client was, so it logs in
+// alike and, behind Sentinels, follows the primary as that one does
+// (copying the store client's options would share its Sentinel dialer but
+// not the failover's dropping of connections to a demoted primary).
 func (w *Worker) asynqRedis(queues int, wake *wake, stop <-chan struct{}) (redis.UniversalClient, func()) {
 	shared := w.opts.Store.Redis()
 	if w.opts.IdleWait <= 0 {
 		return shared, func() {}
 	}
-	c, ok := shared.(*redis.Client)
-	if !ok {
-		w.logger.Warn("the wake-up needs a single-node Redis client; polling instead", "client", fmt.Sprintf("%T", shared))
+	if w.opts.NewRedis == nil {
+		w.logger.Warn("no way to open the wake-up's own Redis client (Options.NewRedis); polling instead")
 		return shared, func() {}
 	}
-	opt := *c.Options()
-	if opt.MaintNotificationsConfig != nil {
-		m := *opt.MaintNotificationsConfig
-		opt.MaintNotificationsConfig = &m
+	own, err := w.opts.NewRedis()
+	if err != nil {
+		w.logger.Warn("could not open the wake-up's own Redis client; polling instead", "error", err)
+		return shared, func() {}
 	}
-	own := redis.NewClient(&opt)
 	own.AddHook(&idleHook{wake: wake, queues: queues, idleWait: w.opts.IdleWait, stop: stop})
 	return own, func() { _ = own.Close() }
 }
