@@ -58,6 +58,10 @@ locals {
     "masterauth ${var.passwords.replica}",
     "min-replicas-to-write 1",
     "min-replicas-max-lag 10",
+    # A replica that (re)joins syncs at once: Redis would wait 5 s for more
+    # replicas to share the transfer, and until it is in sync it does not
+    # count for WAIT.
+    "repl-diskless-sync-delay 0",
   ] : []))
 
   sentinel_config = !local.ha ? "" : join("\n", [

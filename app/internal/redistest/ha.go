@@ -18,8 +18,8 @@ import (
 
 // HA is a primary, its replicas and one Sentinel watching them, as the
 // stack's redis_ha runs them: every data node with the stack's users
-// (StartACL), replicating as admin, the Sentinel behind a password of its
-// own. Sentinel's timeouts are short (down after 1 s, failover timeout
+// (StartACL), replicating as replica, the Sentinel logging in to them as
+// sentinel (acl.txt's rules for both) and behind a password of its own. Sentinel's timeouts are short (down after 1 s, failover timeout
 // 3 s) so that a failover fits in a test.
 type HA struct {
 	t        testing.TB
@@ -46,11 +46,11 @@ const (
 // failover can pick one.
 func StartHA(t testing.TB, replicas int, extra ...string) *HA {
 	t.Helper()
-	// A node logs in to its primary as admin: a primary demoted by a
+	// A node logs in to its primary as replica: a primary demoted by a
 	// failover replicates from the new one, so every node has this.
 	// No delay before a full sync (Redis waits 5 s for more replicas to
 	// share it): each test starts its replicas at once anyway.
-	auth := []string{"--masteruser", "admin", "--masterauth", Password("admin"), "--repl-diskless-sync-delay", "0"}
+	auth := []string{"--masteruser", "replica", "--masterauth", Password("replica"), "--repl-diskless-sync-delay", "0"}
 	h := &HA{t: t, Primary: StartACL(t, append(auth, extra...)...)}
 	for range replicas {
 		args := append([]string{"--replicaof", "127.0.0.1", strconv.Itoa(h.Primary.port)}, auth...)
@@ -144,8 +144,8 @@ func startSentinel(t testing.TB, primary *Server) *Sentinel {
 		fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 1", Master, primary.port),
 		fmt.Sprintf("sentinel down-after-milliseconds %s %d", Master, downAfter),
 		fmt.Sprintf("sentinel failover-timeout %s %d", Master, failoverTimeout),
-		"sentinel auth-user " + Master + " admin",
-		"sentinel auth-pass " + Master + " " + Password("admin"),
+		"sentinel auth-user " + Master + " sentinel",
+		"sentinel auth-pass " + Master + " " + Password("sentinel"),
 	}, "\n") + "\n"
 	path := filepath.Join(dir, "sentinel.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
