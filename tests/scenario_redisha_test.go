@@ -62,8 +62,8 @@ func redisFailover(t *testing.T, st *stack, c *apiClient, report *stack) {
 	served := stream.acceptedAfter(t, killed, 30*time.Second)
 	time.Sleep(3 * time.Second)
 	res := stream.stop()
-	t.Logf("stream: %d submitted, %d accepted (202), statuses %v; first 202 after the kill at +%s",
-		res.sent, len(res.accepted), res.statuses, served.Sub(killed).Round(10*time.Millisecond))
+	t.Logf("stream: %d submitted, %d accepted (202), statuses %v, problems %v; first 202 sent after the kill at +%s",
+		res.sent, len(res.accepted), res.statuses, res.problems, served.Sub(killed).Round(10*time.Millisecond))
 	if len(res.accepted) == 0 {
 		t.Fatal("no submission was accepted")
 	}
@@ -96,8 +96,8 @@ func redisFailover(t *testing.T, st *stack, c *apiClient, report *stack) {
 		Scenario: "Promotion (RedisFailover, staging: Redis HA)",
 		Fault:    "SIGKILL of the Redis primary under a stream of submissions",
 		Expected: fmt.Sprintf("a replica promoted within %s; every 202 completes; the old primary rejoins as a replica", failoverBound),
-		Observed: fmt.Sprintf("promoted after %s; %d of %d submissions accepted, all completed; statuses %v",
-			failover.Round(100*time.Millisecond), len(res.accepted), res.sent, res.statuses),
+		Observed: fmt.Sprintf("promoted after %s; %d of %d submissions accepted, all completed; statuses %v, problems %v",
+			failover.Round(100*time.Millisecond), len(res.accepted), res.sent, res.statuses, res.problems),
 		Recovery: served.Sub(killed),
 	})
 }
@@ -147,11 +147,12 @@ type streamResult struct {
 	sent     int
 	accepted []string // ids answered 202
 	statuses map[int]int
+	problems map[string]int // the problem types of the other answers
 }
 
 func startStream(ctx context.Context, c *apiClient) *submissionStream {
 	ctx, cancel := context.WithCancel(ctx)
-	s := &submissionStream{cancel: cancel, done: make(chan struct{}), res: streamResult{statuses: map[int]int{}}}
+	s := &submissionStream{cancel: cancel, done: make(chan struct{}), res: streamResult{statuses: map[int]int{}, problems: map[string]int{}}}
 	go func() {
 		defer close(s.done)
 		for i := 0; ctx.Err() == nil; i++ {
@@ -167,6 +168,10 @@ func startStream(ctx context.Context, c *apiClient) *submissionStream {
 				s.res.statuses[0]++ // a transport error
 			} else {
 				s.res.statuses[r.status]++
+				var problem struct{ Type string }
+				if r.status != http.StatusAccepted && json.Unmarshal(r.body, &problem) == nil {
+					s.res.problems[strings.TrimPrefix(problem.Type, "urn:calcgrid:problem:")]++
+				}
 				var tk task
 				if r.status == http.StatusAccepted && json.Unmarshal(r.body, &tk) == nil && tk.ID != "" {
 					s.res.accepted = append(s.res.accepted, tk.ID)
