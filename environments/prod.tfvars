@@ -1,4 +1,4 @@
-# prod: the reference sizing (~9 GB, ~9 cores in limits).
+# prod: the reference sizing (~11 GB, ~10.3 cores in limits, Redis HA included).
 environment     = "prod"
 http_port       = 18082
 monitor_port    = 15557
