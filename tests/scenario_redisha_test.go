@@ -19,8 +19,9 @@ const failoverBound = 15 * time.Second
 // redisFailover runs on an environment with Redis HA (staging): the primary
 // container is SIGKILLed under a stream of submissions. The Sentinels must
 // promote a replica within failoverBound, every task answered 202 must
-// complete (a 202 there means a replica had it), and the old primary, started
-// again, must rejoin as a replica of the new one. c submits as a key with the
+// complete (a 202 there means a replica had it), the old primary, started
+// again, must rejoin as a replica of the new one, and a task whose worker is
+// then SIGKILLed must run again (the recoverer works through the new primary). c submits as a key with the
 // submit scope; report receives the row for docs/reliability.md.
 func redisFailover(t *testing.T, st *stack, c *apiClient, report *stack) {
 	if len(st.containers["sentinel"]) == 0 {
@@ -92,12 +93,34 @@ func redisFailover(t *testing.T, st *stack, c *apiClient, report *stack) {
 	}
 	t.Logf("%s rejoined as a replica of %s", old, promoted)
 
+	// The recoverer works through the new primary: a task whose worker is
+	// SIGKILLed runs again elsewhere.
+	since := time.Now()
+	tk, _ := c.submit(t, submission{Type: "diagnostic.sleep", Payload: map[string]any{"ms": 5000}})
+	c.waitState(t, tk.ID, 20*time.Second, func(tk task) bool { return tk.State == "active" })
+	var victim string
+	for deadline := time.Now().Add(10 * time.Second); victim == ""; time.Sleep(200 * time.Millisecond) {
+		if ws := st.workerOf(t, tk.ID, "task started", since); len(ws) == 1 {
+			victim = ws[0]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("task %s is active but no single worker logged its start", tk.ID)
+		}
+	}
+	t.Cleanup(func() { _, _ = dockerE("start", victim) })
+	docker(t, "kill", "--signal", "KILL", victim)
+	workerKilled := time.Now()
+	rerun := c.waitState(t, tk.ID, recoveryBound, func(tk task) bool { return tk.Attempts >= 2 })
+	recovered := time.Since(workerKilled)
+	c.waitCompleted(t, []string{tk.ID}, time.Minute)
+	t.Logf("after the failover, worker %s SIGKILLed mid-task: attempt %d started %s later and completed",
+		victim, rerun.Attempts, recovered.Round(100*time.Millisecond))
+
 	report.record(reliabilityRow{
 		Scenario: "Promotion (RedisFailover, staging: Redis HA)",
 		Fault:    "SIGKILL of the Redis primary under a stream of submissions",
-		Expected: fmt.Sprintf("a replica promoted within %s; every 202 completes; the old primary rejoins as a replica", failoverBound),
-		Observed: fmt.Sprintf("promoted after %s; %d of %d submissions accepted, all completed; statuses %v, problems %v",
-			failover.Round(100*time.Millisecond), len(res.accepted), res.sent, res.statuses, res.problems),
+		Expected: fmt.Sprintf("a replica promoted within %s; every 202 completes; the old primary rejoins as a replica; a dead worker's task still recovers", failoverBound),
+		Observed: fmt.Sprintf("promoted after %s; %d of %d submissions accepted, all completed; statuses %v, problems %v; a task whose worker was then killed ran again after %s",
+			failover.Round(100*time.Millisecond), len(res.accepted), res.sent, res.statuses, res.problems, recovered.Round(100*time.Millisecond)),
 		Recovery: served.Sub(killed),
 	})
 }

@@ -28,8 +28,8 @@ run "config_balances_and_retries" {
     error_message = "least_conn balancing"
   }
   assert {
-    condition     = length(regexall("server 10\\.231\\.1\\.1[123]:8080 max_fails=3 fail_timeout=10s;", output.config)) == 3
-    error_message = "one server line per API replica with max_fails=3 fail_timeout=10s"
+    condition     = length(regexall("server 10\\.231\\.1\\.1[123]:8080 max_fails=3 fail_timeout=2s;", output.config)) == 3
+    error_message = "one server line per API replica with max_fails=3 fail_timeout=2s"
   }
   assert {
     condition = (strcontains(output.config, "location = /v1/tasks {") && strcontains(output.config, "proxy_next_upstream error timeout http_502 non_idempotent;")
