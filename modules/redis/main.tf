@@ -83,11 +83,14 @@ locals {
   ])
 }
 
-# The volume outlives `make down`: prevent_destroy makes a plain
-# `terraform destroy` stop before it, `make down` removes it from the state
-# first (the data stays), and `make destroy-data` deletes it by name.
+# The volumes outlive `make down`: prevent_destroy makes a plain
+# `terraform destroy` stop before them, `make down` removes them from the
+# state first (the data stays), and `make destroy-data` deletes them by
+# label. The first instance's keeps its name with or without HA.
 resource "docker_volume" "data" {
-  name = "calcgrid-${var.common.environment}-redis-data"
+  count = local.instances
+
+  name = count.index == 0 ? "calcgrid-${var.common.environment}-redis-data" : "calcgrid-${var.common.environment}-redis-${count.index + 1}-data"
 
   labels {
     label = "calcgrid.env"
@@ -108,25 +111,10 @@ resource "docker_volume" "data" {
   }
 }
 
-# Redis HA: the other instances' volumes, one each (the first instance keeps
-# data above, so an environment's primary volume has one name either way).
-resource "docker_volume" "replica_data" {
-  count = local.instances - 1
-
-  name = "calcgrid-${var.common.environment}-redis-${count.index + 2}-data"
-
-  labels {
-    label = "calcgrid.env"
-    value = var.common.environment
-  }
-  labels {
-    label = "calcgrid.role"
-    value = "redis"
-  }
-
-  lifecycle {
-    prevent_destroy = true
-  }
+# An environment applied before Redis HA has its one volume here.
+moved {
+  from = docker_volume.data
+  to   = docker_volume.data[0]
 }
 
 locals {
@@ -211,7 +199,7 @@ module "container" {
   # Redis forks only for the AOF rewrite: fewer processes than the app roles.
   limits      = { memory_mb = var.redis.memory_mb, cpus = var.redis.cpus, pids_limit = 128 }
   tmpfs       = { "/tmp" = "rw,noexec,nosuid,size=16m,mode=1777" }
-  volumes     = [{ target = local.data_dir, sources = concat([docker_volume.data.name], docker_volume.replica_data[*].name) }]
+  volumes     = [{ target = local.data_dir, sources = docker_volume.data[*].name }]
   healthcheck = { test = ["CMD-SHELL", "/run/secrets/redis-admin -h 127.0.0.1 ping | grep -q PONG"] }
   # Lets Redis finish its AOF fsync on shutdown.
   stop_timeout = 30

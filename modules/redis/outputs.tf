@@ -41,10 +41,10 @@ output "sentinel_password" {
 
 output "volume" {
   description = "Name of the first instance's data volume (kept by `make down`)."
-  value       = docker_volume.data.name
+  value       = docker_volume.data[0].name
 }
 
 output "volumes" {
   description = "Names of every instance's data volume (kept by `make down`)."
-  value       = concat([docker_volume.data.name], docker_volume.replica_data[*].name)
+  value       = docker_volume.data[*].name
 }

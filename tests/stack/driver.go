@@ -17,10 +17,10 @@ import (
 	"sync"
 )
 
-// VolumeAddresses are the Redis volumes' resource addresses (the first
-// instance's, and with Redis HA the others'). They are protected by
-// prevent_destroy; Down forgets them from the state first, so the data stays.
-var VolumeAddresses = []string{"module.redis.docker_volume.data", "module.redis.docker_volume.replica_data"}
+// VolumeAddress is the Redis volumes' resource address (one instance each,
+// [0] to [2] with Redis HA). They are protected by prevent_destroy; Down
+// forgets them from the state first, so the data stays.
+const VolumeAddress = "module.redis.docker_volume.data"
 
 // Repo is one checkout with its bootstrap record.
 type Repo struct {
@@ -273,15 +273,9 @@ func (r *Repo) planChanges(ctx context.Context, dir, workspace string, args []st
 // Redis volume, then removes whatever is left by label.
 func (e *Env) Destroy(ctx context.Context) error {
 	out, err := e.output(ctx, "", "state", "list")
-	var keep []string
-	for _, a := range strings.Fields(string(out)) {
-		if slices.ContainsFunc(VolumeAddresses, func(v string) bool { return a == v || strings.HasPrefix(a, v+"[") }) {
-			keep = append(keep, a)
-		}
-	}
-	if err == nil && len(keep) > 0 {
+	if err == nil && slices.ContainsFunc(strings.Fields(string(out)), func(a string) bool { return strings.HasPrefix(a, VolumeAddress) }) {
 		fmt.Fprintf(e.repo.Stdout, "keeping the Redis data volumes (make destroy-data ENV=%s deletes them)\n", e.Name)
-		if err := e.tf(ctx, append([]string{"state", "rm"}, keep...)...); err != nil {
+		if err := e.tf(ctx, "state", "rm", VolumeAddress); err != nil {
 			return err
 		}
 	}
