@@ -1,4 +1,12 @@
 locals {
+  swarm = var.target == "swarm"
+  # On swarm the internal networks are overlays (Swarm services join them;
+  # attachable, so the edge containers can too), each a quarter of
+  # app_subnet: explicit subnets inside the environment's own, which never
+  # collide with another environment's networks. The edge network only
+  # holds containers (nginx, the dashboard, Prometheus publish their ports
+  # there), so it stays a bridge.
+  overlay_subnets = { app = cidrsubnet(var.app_subnet, 2, 0), data = cidrsubnet(var.app_subnet, 2, 1), dash = cidrsubnet(var.app_subnet, 2, 2) }
   networks = {
     # nginx's published side and the monitor's; the only network with a route out.
     edge = { internal = false, subnet = null }
@@ -15,12 +23,13 @@ locals {
 resource "docker_network" "this" {
   for_each = local.networks
 
-  name     = "calcgrid-${var.environment}-${each.key}"
-  driver   = "bridge"
-  internal = each.value.internal
+  name       = "calcgrid-${var.environment}-${each.key}"
+  driver     = local.swarm && each.value.internal ? "overlay" : "bridge"
+  attachable = local.swarm && each.value.internal
+  internal   = each.value.internal
 
   dynamic "ipam_config" {
-    for_each = each.value.subnet == null ? [] : [each.value.subnet]
+    for_each = local.swarm && each.value.internal ? [local.overlay_subnets[each.key]] : each.value.subnet == null ? [] : [each.value.subnet]
     content {
       subnet = ipam_config.value
     }

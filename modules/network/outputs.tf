@@ -18,6 +18,11 @@ output "dash" {
   value       = docker_network.this["dash"].name
 }
 
+output "overlay" {
+  description = "Whether the internal networks are Swarm overlays (target swarm)."
+  value       = local.swarm
+}
+
 output "app_subnet" {
   description = "Subnet of the app network, for pinning API addresses."
   value       = var.app_subnet

@@ -2,6 +2,7 @@ variable "common" {
   description = "What every role shares (the root module's local.common); Redis reads environment, the data and dash networks' names (its clients: API and workers; the dashboard) and log rotation (modules/container's defaults when omitted)."
   type = object({
     environment = string
+    target      = optional(string, "docker")
     networks    = object({ data = string, dash = string })
     log         = optional(object({ max_size = optional(string), max_file = optional(number) }))
   })
