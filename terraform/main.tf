@@ -166,6 +166,7 @@ locals {
   common = {
     environment = var.environment
     target      = var.target
+    network_ids = module.network.ids
     networks    = { edge = module.network.edge, app = module.network.app, data = module.network.data, dash = module.network.dash }
     bind_ip     = var.bind_ip
     log         = { max_size = var.log_max_size, max_file = var.log_max_file }

@@ -3,6 +3,7 @@ variable "app" {
   type = object({
     environment = string
     target      = optional(string, "docker")
+    network_ids = optional(map(string), {})
     image       = string
     binary      = optional(string, "/usr/local/bin/calcgrid")
     user        = optional(string, "65532:65532")

@@ -295,7 +295,8 @@ locals {
   service_tmpfs = [for path, opts in var.tmpfs : {
     target = path
     size   = try(tonumber(regex("size=([0-9]+)", opts)[0]) * lookup({ "" = 1, k = 1024, m = 1048576, g = 1073741824 }, regex("size=[0-9]+([kmg]?)", opts)[0], 1), null)
-    mode   = try(parseint(regex("mode=([0-7]+)", opts)[0], 8), null)
+    # Without the sticky bit, which Swarm drops (1777 reads back as 0777).
+    mode = try(parseint(regex("mode=([0-7]+)", opts)[0], 8) % 512, null)
   }]
   # Stateful roles (redis, sentinel) replace a task only after the old one
   # stopped, and stay on the manager where their volume is; the app roles
@@ -335,6 +336,9 @@ resource "docker_service" "this" {
       user              = local.user
       read_only         = true
       cap_drop          = ["ALL"]
+      cap_add           = []
+      groups            = []
+      sysctl            = {}
       stop_grace_period = "${var.stop_timeout}s"
 
       dynamic "labels" {
@@ -403,9 +407,10 @@ resource "docker_service" "this" {
     # Any exit, as restart = unless-stopped does for the containers: a worker
     # that finds its attempt superseded exits 0 and must come back.
     restart_policy {
-      condition = "any"
-      delay     = "2s"
-      window    = "30s"
+      condition    = "any"
+      max_attempts = 0
+      delay        = "2s"
+      window       = "30s"
     }
 
     placement {
@@ -417,7 +422,10 @@ resource "docker_service" "this" {
     dynamic "networks_advanced" {
       for_each = var.networks
       content {
-        name    = networks_advanced.value.name
+        # By ID where the environment's networks are known (the provider
+        # reads a service's networks back as IDs).
+        id      = lookup(var.common.network_ids, networks_advanced.value.name, null)
+        name    = contains(keys(var.common.network_ids), networks_advanced.value.name) ? null : networks_advanced.value.name
         aliases = networks_advanced.value.aliases
       }
     }
@@ -440,7 +448,7 @@ resource "docker_service" "this" {
     order             = local.stateful ? "stop-first" : var.update_order
     failure_action    = "rollback"
     monitor           = "15s"
-    max_failure_ratio = "0"
+    max_failure_ratio = "0.0"
   }
 
   rollback_config {
@@ -449,7 +457,7 @@ resource "docker_service" "this" {
     order             = local.stateful ? "stop-first" : var.update_order
     failure_action    = "pause"
     monitor           = "15s"
-    max_failure_ratio = "0"
+    max_failure_ratio = "0.0"
   }
 
   # Apply waits until every task runs (healthy), as wait_healthy_seconds

@@ -11,7 +11,7 @@ output "ids" {
 output "env" {
   description = "Each container's environment as configured: container name => sorted list of NAME=value; for a Swarm service, its name => its tasks' (sensitive: it carries passwords)."
   value = merge({ for c in docker_container.this : c.name => sort(c.env) },
-  { for s in docker_service.this : s.name => sort([for k, v in s.task_spec[0].container_spec[0].env : "${k}=${v}"]) })
+  { for s in docker_service.this : s.name => sort([for k, v in(s.task_spec[0].container_spec[0].env == null ? tomap({}) : s.task_spec[0].container_spec[0].env) : "${k}=${v}"]) })
   sensitive = true
 }
 

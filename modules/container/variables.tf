@@ -3,6 +3,7 @@ variable "common" {
   type = object({
     environment = string
     target      = optional(string, "docker")
+    network_ids = optional(map(string), {})
     log         = optional(object({ max_size = optional(string, "10m"), max_file = optional(number, 3) }), {})
   })
 

@@ -32,6 +32,8 @@ resource "docker_network" "this" {
     for_each = local.swarm && each.value.internal ? [local.overlay_subnets[each.key]] : each.value.subnet == null ? [] : [each.value.subnet]
     content {
       subnet = ipam_config.value
+      # Docker reports an overlay's gateway: said here, it is no change.
+      gateway = local.swarm && each.value.internal ? cidrhost(ipam_config.value, 1) : null
     }
   }
 

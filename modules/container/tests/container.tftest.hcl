@@ -369,7 +369,7 @@ run "swarm_service" {
   }
   assert {
     condition = (docker_service.this[0].task_spec[0].placement[0].prefs == toset(["spread=node.id"]) && length(docker_service.this[0].task_spec[0].placement[0].constraints) == 0
-    && one([for m in docker_service.this[0].task_spec[0].container_spec[0].mounts : m.tmpfs_options[0] if m.type == "tmpfs"]) == { size_bytes = 16777216, mode = 1023 })
+    && one([for m in docker_service.this[0].task_spec[0].container_spec[0].mounts : m.tmpfs_options[0] if m.type == "tmpfs"]) == { size_bytes = 16777216, mode = 511 })
     error_message = "app tasks spread over the nodes; the tmpfs keeps its size and mode"
   }
   assert {
