@@ -265,14 +265,24 @@ resource "terraform_data" "pids_limit" {
 }
 
 # Swarm (local.service): the secrets are Swarm secrets, mounted by Swarm at
-# the same /run/secrets/<name> with the same modes, root's. A secret cannot
-# change: its name carries a digest of its content, so new content is a new
-# secret, created before the service moves to it and the old one goes.
-resource "docker_secret" "this" {
-  for_each = local.service ? toset(local.secret_names) : toset([])
+# the same /run/secrets/<name> with the same modes, root's. A Swarm secret
+# cannot change: each is keyed (and named) by its file name and a digest of
+# its content, so new content is a new instance, created and handed to the
+# service before the old one, no longer in use, is deleted. (Not
+# create_before_destroy: it would spread to everything the secrets depend
+# on, the app image and the containers of other roles included, whose names
+# cannot exist twice.)
+locals {
+  swarm_secrets = { for k in(local.service ? local.secret_names : []) :
+    "${k}-${nonsensitive(substr(sha256(local.secrets[k].content), 0, 12))}" => k
+  }
+}
 
-  name = "${local.name_prefix}-${each.key}-${nonsensitive(substr(sha256(local.secrets[each.key].content), 0, 12))}"
-  data = base64encode(local.secrets[each.key].content)
+resource "docker_secret" "this" {
+  for_each = local.swarm_secrets
+
+  name = "${local.name_prefix}-${each.key}"
+  data = base64encode(local.secrets[each.value].content)
 
   dynamic "labels" {
     for_each = { "calcgrid.env" = var.common.environment, "calcgrid.role" = var.role }
@@ -280,10 +290,6 @@ resource "docker_secret" "this" {
       label = labels.key
       value = labels.value
     }
-  }
-
-  lifecycle {
-    create_before_destroy = true
   }
 
   depends_on = [terraform_data.inputs]
@@ -383,10 +389,10 @@ resource "docker_service" "this" {
         content {
           secret_id   = secrets.value.id
           secret_name = secrets.value.name
-          file_name   = "${local.secrets_dir}/${secrets.key}"
+          file_name   = "${local.secrets_dir}/${local.swarm_secrets[secrets.key]}"
           file_uid    = "0"
           file_gid    = "0"
-          file_mode   = local.secret_modes[secrets.key] == "0555" ? 365 : 292 # 0555, 0444
+          file_mode   = local.secret_modes[local.swarm_secrets[secrets.key]] == "0555" ? 365 : 292 # 0555, 0444
         }
       }
     }
