@@ -266,23 +266,17 @@ resource "terraform_data" "pids_limit" {
 
 # Swarm (local.service): the secrets are Swarm secrets, mounted by Swarm at
 # the same /run/secrets/<name> with the same modes, root's. A Swarm secret
-# cannot change: each is keyed (and named) by its file name and a digest of
-# its content, so new content is a new instance, created and handed to the
-# service before the old one, no longer in use, is deleted. (Not
-# create_before_destroy: it would spread to everything the secrets depend
-# on, the app image and the containers of other roles included, whose names
-# cannot exist twice.)
-locals {
-  swarm_secrets = { for k in(local.service ? local.secret_names : []) :
-    "${k}-${nonsensitive(substr(sha256(local.secrets[k].content), 0, 12))}" => k
-  }
-}
-
+# cannot change, nor be removed while a service uses it: new content
+# replaces the secret and, with it, the service (all its tasks at once; the
+# generated passwords never change, redis.conf does with Redis's settings).
+# Not create_before_destroy: it would spread to everything the secrets
+# depend on (the app image, other roles' containers), whose names cannot
+# exist twice; nor a digest in the key, unknown until the passwords are.
 resource "docker_secret" "this" {
-  for_each = local.swarm_secrets
+  for_each = toset(local.service ? local.secret_names : [])
 
   name = "${local.name_prefix}-${each.key}"
-  data = base64encode(local.secrets[each.value].content)
+  data = base64encode(local.secrets[each.key].content)
 
   dynamic "labels" {
     for_each = { "calcgrid.env" = var.common.environment, "calcgrid.role" = var.role }
@@ -389,10 +383,10 @@ resource "docker_service" "this" {
         content {
           secret_id   = secrets.value.id
           secret_name = secrets.value.name
-          file_name   = "${local.secrets_dir}/${local.swarm_secrets[secrets.key]}"
+          file_name   = "${local.secrets_dir}/${secrets.key}"
           file_uid    = "0"
           file_gid    = "0"
-          file_mode   = local.secret_modes[local.swarm_secrets[secrets.key]] == "0555" ? 365 : 292 # 0555, 0444
+          file_mode   = local.secret_modes[secrets.key] == "0555" ? 365 : 292 # 0555, 0444
         }
       }
     }
@@ -474,6 +468,10 @@ resource "docker_service" "this" {
       delay   = "2s"
       timeout = "${converge_config.value}s"
     }
+  }
+
+  lifecycle {
+    replace_triggered_by = [docker_secret.this]
   }
 
   depends_on = [terraform_data.inputs]

@@ -350,7 +350,8 @@ run "swarm_service" {
   }
   assert {
     condition = (toset([for s in docker_service.this[0].task_spec[0].container_spec[0].secrets : "${s.file_name}:${s.file_mode}:${s.file_uid}"]) == toset(["/run/secrets/redis-password:292:0", "/run/secrets/admin-token:292:0"])
-    && alltrue([for s in docker_secret.this : startswith(s.name, "calcgrid-swarm-api-") && contains([for l in s.labels : "${l.label}=${l.value}"], "calcgrid.env=swarm")]))
+      && toset([for s in docker_secret.this : s.name]) == toset(["calcgrid-swarm-api-admin-token", "calcgrid-swarm-api-redis-password"])
+    && alltrue([for s in docker_secret.this : contains([for l in s.labels : "${l.label}=${l.value}"], "calcgrid.env=swarm")]))
     error_message = "secrets are Swarm secrets at the same /run/secrets/<name>, root's, 0444, labelled with the environment"
   }
   assert {
