@@ -470,6 +470,8 @@ resource "docker_service" "this" {
     }
   }
 
+  # (A service role always has secrets: a calcgrid role its Redis
+  # password, redis its config. Without any this would fail the plan.)
   lifecycle {
     replace_triggered_by = [docker_secret.this]
   }

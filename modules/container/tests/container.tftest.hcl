@@ -391,6 +391,7 @@ run "swarm_stateful_role_on_the_manager" {
     networks     = [{ name = "calcgrid-swarm-data", aliases = ["redis"] }]
     volumes      = [{ target = "/data", sources = ["calcgrid-swarm-redis-data"] }]
     update_order = "start-first"
+    secrets      = { "redis.conf" = { content = "port 6379" } }
   }
   assert {
     condition = (docker_service.this[0].task_spec[0].placement[0].constraints == toset(["node.role==manager"]) && docker_service.this[0].task_spec[0].placement[0].max_replicas == 1
