@@ -227,6 +227,13 @@ func (s *stack) swarmRollingUpdate(t *testing.T, c *apiClient, services map[stri
 	applied := time.Now()
 	err = s.env.Apply(t.Context())
 	applyTook := time.Since(applied)
+	// The provider's convergence check may return while Swarm still rolls:
+	// the load runs until both services report their update completed.
+	rolls := map[string]string{}
+	if err == nil {
+		rolls = waitRolled(t, []string{services["api"], services["worker"]}, 4*time.Minute)
+	}
+	rolled := time.Since(applied)
 	time.Sleep(3 * time.Second) // and after it
 	stop()
 	wg.Wait()
@@ -234,19 +241,7 @@ func (s *stack) swarmRollingUpdate(t *testing.T, c *apiClient, services map[stri
 		t.Fatal(err)
 	}
 
-	rolls := map[string]string{}
 	for _, role := range []string{"api", "worker"} {
-		var st struct {
-			State       string
-			StartedAt   time.Time
-			CompletedAt time.Time
-		}
-		raw := docker(t, "service", "inspect", "-f", "{{json .UpdateStatus}}", services[role])
-		if err := json.Unmarshal([]byte(raw), &st); err != nil || st.State != "completed" {
-			t.Errorf("%s: update status %s (%v), want completed", services[role], raw, err)
-			continue
-		}
-		rolls[role] = st.CompletedAt.Sub(st.StartedAt).Round(100 * time.Millisecond).String()
 		for _, id := range serviceContainers(t, services[role]) {
 			if got := inspect(t, id).Image; got != img {
 				t.Errorf("%s task container %.12s runs %s after the roll, want %s", role, id, got, img)
@@ -256,8 +251,8 @@ func (s *stack) swarmRollingUpdate(t *testing.T, c *apiClient, services map[stri
 	mu.Lock()
 	defer mu.Unlock()
 	done := c.waitCompleted(t, accepted, time.Minute)
-	t.Logf("rolling update to %.19s: apply took %s; Swarm's rolls: api %s (start-first), worker %s (stop-first); during it %d submissions accepted, answers by status %v, all %d completed",
-		img, applyTook.Round(100*time.Millisecond), rolls["api"], rolls["worker"], len(accepted), statuses, len(done))
+	t.Logf("rolling update to %.19s: apply returned after %s, both services rolled %s after it began; Swarm's rolls: api %s (start-first), worker %s (stop-first); during it %d submissions accepted, answers by status %v, all %d completed",
+		img, applyTook.Round(100*time.Millisecond), rolled.Round(100*time.Millisecond), rolls["api"], rolls["worker"], len(accepted), statuses, len(done))
 	for i, f := range failures {
 		if i == 10 {
 			t.Errorf("... %d failures in all", len(failures))
@@ -274,6 +269,34 @@ func (s *stack) swarmRollingUpdate(t *testing.T, c *apiClient, services map[stri
 		t.Errorf("only %d submissions accepted: the load did not run through the roll", len(accepted))
 	}
 	return img
+}
+
+// waitRolled waits until each service's rolling update completed and
+// returns how long each took, by Swarm's UpdateStatus.
+func waitRolled(t *testing.T, services []string, timeout time.Duration) map[string]string {
+	t.Helper()
+	took := map[string]string{}
+	deadline := time.Now().Add(timeout)
+	for _, name := range services {
+		for {
+			var st struct {
+				State       string
+				StartedAt   time.Time
+				CompletedAt time.Time
+			}
+			raw := docker(t, "service", "inspect", "-f", "{{json .UpdateStatus}}", name)
+			if err := json.Unmarshal([]byte(raw), &st); err == nil && st.State == "completed" {
+				took[strings.TrimPrefix(name, "calcgrid-swarm-")] = st.CompletedAt.Sub(st.StartedAt).Round(100 * time.Millisecond).String()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s: update status %s %s after the apply, want completed", name, raw, timeout)
+				break
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	return took
 }
 
 // waitServices waits until every service runs all its replicas.
