@@ -59,10 +59,7 @@ func TestSwarm(t *testing.T) {
 	t.Run("Health", func(t *testing.T) { s.swarmHealth(t, c, services) })
 	t.Run("WorkerKilled", func(t *testing.T) { s.swarmWorkerKilled(t, c, services["worker"]) })
 	t.Run("RollingUpdate", func(t *testing.T) {
-		img := s.swarmRollingUpdate(t, c, services)
-		if img != "" {
-			rollImages = append(rollImages, img)
-		}
+		s.swarmRollingUpdate(t, c, services, func(img string) { rollImages = append(rollImages, img) })
 	})
 }
 
@@ -149,9 +146,9 @@ func (s *stack) swarmWorkerKilled(t *testing.T, c *apiClient, service string) {
 // same binary under a new label, as a promotion of a new build would) while
 // a client submits and reads: no 5xx and no dropped connection, every 202
 // completes, every API and worker task ends on the new image. It reports
-// how long each service's roll took (Swarm's UpdateStatus) and returns the
-// image it built, for the cleanup.
-func (s *stack) swarmRollingUpdate(t *testing.T, c *apiClient, services map[string]string) string {
+// how long each service's roll took (Swarm's UpdateStatus) and hands the
+// image it built to built, which deletes it after the teardown.
+func (s *stack) swarmRollingUpdate(t *testing.T, c *apiClient, services map[string]string, built func(string)) {
 	old := s.output(t, "app_image")
 	tag := "calcgrid-app:swarm-roll"
 	docker(t, "tag", old, tag+"-base")
@@ -163,6 +160,7 @@ func (s *stack) swarmRollingUpdate(t *testing.T, c *apiClient, services map[stri
 		t.Fatalf("docker build of the roll image: %v\n%s", err, out)
 	}
 	img := docker(t, "image", "inspect", "-f", "{{.Id}}", tag)
+	built(img)
 	if img == old {
 		t.Fatalf("the roll image has the old ID %s", img)
 	}
@@ -268,7 +266,6 @@ func (s *stack) swarmRollingUpdate(t *testing.T, c *apiClient, services map[stri
 	if len(accepted) < 50 {
 		t.Errorf("only %d submissions accepted: the load did not run through the roll", len(accepted))
 	}
-	return img
 }
 
 // waitRolled waits until each service's rolling update completed and
