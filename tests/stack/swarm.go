@@ -60,7 +60,13 @@ type swarmRecord struct {
 	NodeID string    `json:"node_id"`
 	For    string    `json:"initialised_for"`
 	At     time.Time `json:"at"`
+	// GWBridgeExisted: docker_gwbridge (the bridge `swarm init` creates for
+	// the overlays' way out, which `swarm leave` keeps) was there before.
+	GWBridgeExisted bool `json:"gwbridge_existed"`
 }
+
+// gwBridge is the bridge network Swarm creates on init and keeps on leave.
+const gwBridge = "docker_gwbridge"
 
 // swarmUp says what `make up` does about the swarm before applying an
 // environment of target: nothing (docker, or a manager of an active swarm
@@ -129,6 +135,7 @@ func (e *Env) EnsureSwarm(ctx context.Context) error {
 	if err != nil || !initialise {
 		return err
 	}
+	gwExisted := exec.CommandContext(ctx, "docker", "network", "inspect", gwBridge).Run() == nil
 	// The loopback address: a single node needs no reachable one, and
 	// nothing listens beyond this host.
 	fmt.Fprintf(e.repo.Stdout, "%s runs on a swarm and the engine is in none: docker swarm init --advertise-addr 127.0.0.1\n", e.Name)
@@ -138,7 +145,7 @@ func (e *Env) EnsureSwarm(ctx context.Context) error {
 	if n, err = dockerSwarmNode(ctx); err != nil {
 		return err
 	}
-	return writeJSON(filepath.Join(e.repo.Root, SwarmFile), swarmRecord{NodeID: n.NodeID, For: e.Name, At: time.Now().UTC()})
+	return writeJSON(filepath.Join(e.repo.Root, SwarmFile), swarmRecord{NodeID: n.NodeID, For: e.Name, At: time.Now().UTC(), GWBridgeExisted: gwExisted})
 }
 
 // ReleaseSwarm leaves the swarm after `make down` when the driver
@@ -163,6 +170,12 @@ func (e *Env) ReleaseSwarm(ctx context.Context) error {
 		fmt.Fprintf(e.repo.Stdout, "leaving the swarm the driver initialised for %s (nothing else uses it)\n", rec.For)
 		if out, err := exec.CommandContext(ctx, "docker", "swarm", "leave", "--force").CombinedOutput(); err != nil {
 			return fmt.Errorf("docker swarm leave: %w\n%s", err, out)
+		}
+		// The engine as the driver found it: without the bridge init made.
+		if !rec.GWBridgeExisted {
+			if out, err := exec.CommandContext(ctx, "docker", "network", "rm", gwBridge).CombinedOutput(); err != nil {
+				fmt.Fprintf(e.repo.Stderr, "could not remove %s, which swarm init created: %v\n%s", gwBridge, err, out)
+			}
 		}
 	} else if len(others) > 0 {
 		fmt.Fprintf(e.repo.Stdout, "the swarm stays: it still holds %s\n", strings.Join(others, ", "))
