@@ -56,7 +56,7 @@ test: bootstrap ## Everything: lint, app (unit + integration), provider (accepta
 
 test-unit: ## Go tests of app/ (each integration test starts its own redis-server), of bench/cmd/calcbench and of the stack driver
 	go test -count=1 -timeout 20m ./app/... ./bench/...
-	cd tests && go test -count=1 -skip '^TestStack$$' ./...
+	cd tests && go test -count=1 -skip '^(TestStack|TestSwarm)$$' ./...
 
 # TF_ACC=1: the acceptance tests run (each starts a redis-server and a
 # calcgrid api); the bootstrap's terraform/tofu runs them and renders the docs.
@@ -71,6 +71,9 @@ test-modules: bootstrap ## terraform/tofu test of every module with mocked provi
 
 test-stack: bootstrap ## terratest suite against a real dev stack (RUN=regex picks scenarios)
 	$(STACK) test-stack '$(RUN)'
+
+test-swarm: bootstrap ## terratest: applies the swarm environment (a single-node Docker Swarm), health, a killed worker task, a rolling update under load; then destroys it
+	cd tests && go test -count=1 -v -timeout 20m -run '^TestSwarm$$' .
 
 # wrk and the baseline's Debian packages are make bench's prerequisites.
 bench: BOOTSTRAP_FOR := bench
@@ -105,4 +108,4 @@ logs: bootstrap ## Follow ENV's logs (ROLE=api|worker|redis|loadbalancer|monitor
 promote: bootstrap ## Deploy FROM's running app image to TO, without a rebuild
 	$(STACK) promote $(FROM) $(TO)
 
-.PHONY: help build provider provider-docs run-local lint test test-unit test-provider fuzz test-modules test-stack bench bench-kernels bootstrap doctor up down destroy-data status logs promote
+.PHONY: help build provider provider-docs run-local lint test test-unit test-provider fuzz test-modules test-stack test-swarm bench bench-kernels bootstrap doctor up down destroy-data status logs promote

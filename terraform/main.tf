@@ -155,6 +155,7 @@ module "network" {
 
   environment = var.environment
   app_subnet  = var.app_subnet
+  target      = var.target
 
   depends_on = [terraform_data.workspace_guard]
 }
@@ -164,6 +165,8 @@ locals {
   # each role module declares only the attributes it reads.
   common = {
     environment = var.environment
+    target      = var.target
+    network_ids = module.network.ids
     networks    = { edge = module.network.edge, app = module.network.app, data = module.network.data, dash = module.network.dash }
     subnets     = module.network.subnets
     bind_ip     = var.bind_ip
@@ -248,6 +251,7 @@ module "prometheus" {
     api    = module.api.metrics_targets
     worker = module.worker.metrics_targets
     queues = { targets = module.monitor.metrics_targets, user = var.monitor.user, password = local.monitor_password }
+    dns    = { for role, name in { api = module.api.metrics_dns, worker = module.worker.metrics_dns } : role => name if name != null }
   }
   rules = { for f in fileset("${local.repo_root}/monitoring/rules", "*.rules.yml") : f => file("${local.repo_root}/monitoring/rules/${f}") }
 }

@@ -59,6 +59,16 @@ output "containers" {
   }
 }
 
+output "services" {
+  description = "Swarm service names by role (target swarm: api, worker, redis); empty with target docker. Their tasks' containers are not in containers."
+  value       = { for role, name in { api = module.api.service, worker = module.worker.service, redis = module.redis.service } : role => name if name != null }
+}
+
+output "target" {
+  description = "What runs the stack: docker or swarm."
+  value       = var.target
+}
+
 output "networks" {
   description = "Network names by purpose (edge, app, data)."
   value       = local.common.networks

@@ -3,6 +3,17 @@ variable "environment" {
   type        = string
 }
 
+variable "target" {
+  description = "What runs the stack on the Docker host: docker (containers) or swarm (a single-node Swarm: api, worker and redis are services with rolling updates, restarts and limits; nginx, the dashboard and Prometheus stay containers on the manager, published on bind_ip; `make up` initialises the swarm when the engine is in none). redis.ha is not supported on swarm yet."
+  type        = string
+  default     = "docker"
+
+  validation {
+    condition     = contains(["docker", "swarm"], var.target)
+    error_message = "target must be docker or swarm."
+  }
+}
+
 variable "redis_image" {
   description = "Redis image (official Debian-based by default; the air-gapped bootstrap overrides it)."
   type        = string

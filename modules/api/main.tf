@@ -6,6 +6,7 @@ locals {
   addresses = [for i in range(var.api.replicas) : cidrhost(var.app_subnet, 11 + i)]
   auth_mode = nonsensitive(var.auth.mode) # the mode is not secret
   auth      = local.auth_mode == "required"
+  swarm     = var.app.target == "swarm"
 }
 
 module "container" {
@@ -40,7 +41,9 @@ module "container" {
     { name = var.app.networks.data },
   ]
   limits = { memory_mb = var.api.memory_mb, cpus = var.api.cpus }
-  tmpfs  = { "/tmp" = "rw,noexec,nosuid,size=16m,mode=1777" }
+  # Swarm: a new task is healthy before an old one stops.
+  update_order = "start-first"
+  tmpfs        = { "/tmp" = "rw,noexec,nosuid,size=16m,mode=1777" }
   # The workers' budgets: submissions over them are refused before they queue.
   task_budget = var.workers
 }

@@ -2,6 +2,8 @@ variable "app" {
   description = "What the app roles share, with this role's own Redis user (the root module's local.role_app.api): environment; the calcgrid image, its binary and the non-root uid:gid it runs as; Redis user and password, and its address or (Redis HA) the Sentinels'; names of the app and data networks; log rotation (modules/container's defaults when omitted); diagnostics (register the diagnostic.* task types); retention (hours a completed, failed or cancelled task is kept; the app's defaults when omitted)."
   type = object({
     environment = string
+    target      = optional(string, "docker")
+    network_ids = optional(map(string), {})
     image       = string
     binary      = optional(string, "/usr/local/bin/calcgrid")
     user        = optional(string, "65532:65532")

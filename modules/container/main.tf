@@ -1,13 +1,24 @@
 locals {
   name_prefix = "calcgrid-${var.common.environment}-${var.role}"
   names       = [for i in range(var.replicas) : "${local.name_prefix}-${i + 1}"]
+
+  # On target swarm the roles behind nginx and the data they serve (api,
+  # worker, redis, sentinel) are one Swarm service each, named like the
+  # prefix, its tasks' host names (and CALCGRID_INSTANCE) ending in their
+  # slot as the containers' names do; the published edge (loadbalancer,
+  # monitor, prometheus) stays containers on the manager, whose ports bind
+  # one address (Swarm's routing mesh cannot).
+  service    = var.common.target == "swarm" && contains(["api", "worker", "redis", "sentinel"], var.role)
+  containers = local.service ? 0 : var.replicas
+  instance   = local.service ? "${local.name_prefix}-{{.Task.Slot}}" : null
   # The provider reads whole numbers back as "1.0"; writing them the same way
   # avoids a perpetual replacement.
   cpus = floor(var.limits.cpus) == var.limits.cpus ? format("%.1f", var.limits.cpus) : tostring(var.limits.cpus)
 
   # The address each replica's HTTP server listens on: every interface, or
   # its pinned address on the network marked listen.
-  listen_hosts = [for i in range(var.replicas) : try([for n in var.networks : n.ipv4_addresses[i] if n.listen][0], "")]
+  # A service's tasks cannot be pinned: they listen on every interface.
+  listen_hosts = [for i in range(var.replicas) : local.service ? "" : try([for n in var.networks : n.ipv4_addresses[i] if n.listen][0], "")]
   app_probes = var.app == null ? [] : [for h in local.listen_hosts :
     ["CMD", var.app.binary, "probe", "http://${h == "" ? "127.0.0.1" : h}:${var.app.port}/healthz"]
   ]
@@ -59,7 +70,7 @@ locals {
 }
 
 resource "docker_volume" "secrets" {
-  count = length(local.secret_names) > 0 ? var.replicas : 0
+  count = length(local.secret_names) > 0 ? local.containers : 0
 
   name = "${local.names[count.index]}-secrets"
 
@@ -87,7 +98,7 @@ resource "docker_volume" "secrets" {
 # writer's user as the host's passwd names it (Docker 20.10), which the host
 # need not have.
 resource "docker_container" "secrets" {
-  count = length(local.secret_names) > 0 ? var.replicas : 0
+  count = length(local.secret_names) > 0 ? local.containers : 0
 
   name         = "${local.names[count.index]}-secrets"
   image        = local.image
@@ -124,7 +135,7 @@ resource "docker_container" "secrets" {
 }
 
 resource "docker_container" "this" {
-  count = var.replicas
+  count = local.containers
 
   name       = local.names[count.index]
   hostname   = local.names[count.index]
@@ -223,6 +234,13 @@ resource "docker_container" "this" {
     }
   }
 
+
+  depends_on = [terraform_data.inputs]
+}
+
+# What the inputs must agree on, checked once for the containers and the
+# service alike.
+resource "terraform_data" "inputs" {
   lifecycle {
     precondition {
       condition = (var.app == null ? var.image != null && var.user != null && var.healthcheck != null
@@ -237,6 +255,10 @@ resource "docker_container" "this" {
       condition     = alltrue([for n in var.networks : length(n.ipv4_addresses) == 0 || length(n.ipv4_addresses) == var.replicas])
       error_message = "Each network's ipv4_addresses must be empty or list one address per replica (${var.replicas})."
     }
+    precondition {
+      condition     = !local.service || alltrue([for v in var.volumes : v.source != null || var.replicas == 1])
+      error_message = "A Swarm service's replicas share its volumes: give volumes[*].source, or sources with one replica."
+    }
   }
 }
 
@@ -244,11 +266,226 @@ resource "docker_container" "this" {
 # through the engine right after each container is created (it persists across
 # restarts; a replaced container gets a new id and the update runs again).
 resource "terraform_data" "pids_limit" {
-  count = var.replicas
+  count = local.containers
 
   triggers_replace = [docker_container.this[count.index].id, var.limits.pids_limit]
 
   provisioner "local-exec" {
     command = "docker update --pids-limit ${var.limits.pids_limit} ${docker_container.this[count.index].id} >/dev/null"
   }
+}
+
+# Swarm (local.service): the secrets are Swarm secrets, mounted by Swarm at
+# the same /run/secrets/<name> with the same modes, root's. A Swarm secret
+# cannot change, nor be removed while a service uses it: new content
+# replaces the secret and, with it, the service (all its tasks at once; the
+# generated passwords never change, redis.conf does with Redis's settings).
+# Not create_before_destroy: it would spread to everything the secrets
+# depend on (the app image, other roles' containers), whose names cannot
+# exist twice; nor a digest in the key, unknown until the passwords are.
+resource "docker_secret" "this" {
+  for_each = toset(local.service ? local.secret_names : [])
+
+  name = "${local.name_prefix}-${each.key}"
+  data = base64encode(local.secrets[each.key].content)
+
+  dynamic "labels" {
+    for_each = { "calcgrid.env" = var.common.environment, "calcgrid.role" = var.role }
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+
+  depends_on = [terraform_data.inputs]
+}
+
+locals {
+  # A tmpfs of a service takes a size and a mode only (Swarm mounts it
+  # noexec, nosuid and nodev); both are read from the container's options.
+  service_tmpfs = [for path, opts in var.tmpfs : {
+    target = path
+    size   = try(tonumber(regex("size=([0-9]+)", opts)[0]) * lookup({ "" = 1, k = 1024, m = 1048576, g = 1073741824 }, regex("size=[0-9]+([kmg]?)", opts)[0], 1), null)
+    # Without the sticky bit, which Swarm drops (1777 reads back as 0777).
+    mode = try(parseint(regex("mode=([0-7]+)", opts)[0], 8) % 512, null)
+  }]
+  # Stateful roles (redis, sentinel) replace a task only after the old one
+  # stopped, and stay on the manager where their volume is; the app roles
+  # spread over the nodes.
+  stateful = contains(["redis", "sentinel"], var.role)
+}
+
+resource "docker_service" "this" {
+  count = local.service ? 1 : 0
+
+  name = local.name_prefix
+
+  dynamic "labels" {
+    for_each = { "calcgrid.env" = var.common.environment, "calcgrid.role" = var.role }
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+
+  mode {
+    replicated {
+      replicas = var.replicas
+    }
+  }
+
+  task_spec {
+    container_spec {
+      image    = local.image
+      command  = length(local.entrypoint) > 0 ? local.entrypoint : null
+      args     = length(local.command) > 0 ? local.command : null
+      hostname = local.instance
+      env = merge(local.env,
+        local.instance_env_var == "" ? {} : { (local.instance_env_var) = local.instance },
+        var.app == null ? {} : { CALCGRID_LISTEN = ":${var.app.port}" },
+      )
+      user              = local.user
+      read_only         = true
+      cap_drop          = ["ALL"]
+      cap_add           = []
+      groups            = []
+      sysctl            = {}
+      stop_grace_period = "${var.stop_timeout}s"
+
+      dynamic "labels" {
+        for_each = merge(var.labels, { "calcgrid.env" = var.common.environment, "calcgrid.role" = var.role })
+        content {
+          label = labels.key
+          value = labels.value
+        }
+      }
+
+      healthcheck {
+        test         = local.healthcheck.test
+        interval     = local.healthcheck.interval
+        timeout      = local.healthcheck.timeout
+        retries      = local.healthcheck.retries
+        start_period = local.healthcheck.start_period
+      }
+
+      dynamic "mounts" {
+        for_each = local.service_tmpfs
+        content {
+          type   = "tmpfs"
+          target = mounts.value.target
+          tmpfs_options {
+            size_bytes = mounts.value.size
+            mode       = mounts.value.mode
+          }
+        }
+      }
+
+      dynamic "mounts" {
+        for_each = var.volumes
+        content {
+          type   = "volume"
+          source = coalesce(mounts.value.source, try(mounts.value.sources[0], null))
+          target = mounts.value.target
+        }
+      }
+
+      dynamic "secrets" {
+        for_each = docker_secret.this
+        content {
+          secret_id   = secrets.value.id
+          secret_name = secrets.value.name
+          file_name   = "${local.secrets_dir}/${secrets.key}"
+          file_uid    = "0"
+          file_gid    = "0"
+          file_mode   = local.secret_modes[secrets.key] == "0555" ? 365 : 292 # 0555, 0444
+        }
+      }
+    }
+
+    resources {
+      limits {
+        nano_cpus    = floor(var.limits.cpus * 1e9)
+        memory_bytes = var.limits.memory_mb * 1048576
+      }
+      # Memory cannot be shared, so all of it is reserved; CPU time can be
+      # (a busy task is throttled, not killed), so a quarter is.
+      reservation {
+        nano_cpus    = floor(var.limits.cpus * 1e9 / 4)
+        memory_bytes = var.limits.memory_mb * 1048576
+      }
+    }
+
+    # Any exit, as restart = unless-stopped does for the containers: a worker
+    # that finds its attempt superseded exits 0 and must come back.
+    restart_policy {
+      condition    = "any"
+      max_attempts = 0
+      delay        = "2s"
+      window       = "30s"
+    }
+
+    placement {
+      constraints  = local.stateful ? ["node.role==manager"] : []
+      prefs        = ["spread=node.id"]
+      max_replicas = local.stateful ? 1 : 0
+    }
+
+    dynamic "networks_advanced" {
+      for_each = var.networks
+      content {
+        # By ID where the environment's networks are known (the provider
+        # reads a service's networks back as IDs).
+        id      = lookup(var.common.network_ids, networks_advanced.value.name, null)
+        name    = contains(keys(var.common.network_ids), networks_advanced.value.name) ? null : networks_advanced.value.name
+        aliases = networks_advanced.value.aliases
+      }
+    }
+
+    log_driver {
+      name    = "json-file"
+      options = { "max-size" = var.common.log.max_size, "max-file" = tostring(var.common.log.max_file) }
+    }
+  }
+
+  # DNS round robin, not a virtual IP: a VIP needs IPVS in the kernel, which
+  # a host may lack, and nginx re-resolves the name itself.
+  endpoint_spec {
+    mode = "dnsrr"
+  }
+
+  update_config {
+    parallelism       = 1
+    delay             = "2s"
+    order             = local.stateful ? "stop-first" : var.update_order
+    failure_action    = "rollback"
+    monitor           = "15s"
+    max_failure_ratio = "0.0"
+  }
+
+  rollback_config {
+    parallelism       = 1
+    delay             = "0s"
+    order             = local.stateful ? "stop-first" : var.update_order
+    failure_action    = "pause"
+    monitor           = "15s"
+    max_failure_ratio = "0.0"
+  }
+
+  # Apply waits until every task runs (healthy), as wait_healthy_seconds
+  # makes it wait for the containers.
+  dynamic "converge_config" {
+    for_each = var.wait_healthy_seconds > 0 ? [var.wait_healthy_seconds] : []
+    content {
+      delay   = "2s"
+      timeout = "${converge_config.value}s"
+    }
+  }
+
+  # (A service role always has secrets: a calcgrid role its Redis
+  # password, redis its config. Without any this would fail the plan.)
+  lifecycle {
+    replace_triggered_by = [docker_secret.this]
+  }
+
+  depends_on = [terraform_data.inputs]
 }

@@ -1,5 +1,5 @@
 output "names" {
-  description = "Container names, replica 1 first."
+  description = "Container names, replica 1 first (none for a Swarm service: see service)."
   value       = docker_container.this[*].name
 }
 
@@ -9,9 +9,15 @@ output "ids" {
 }
 
 output "env" {
-  description = "Each container's environment as configured: container name => sorted list of NAME=value (sensitive: it carries passwords)."
-  value       = { for c in docker_container.this : c.name => sort(c.env) }
-  sensitive   = true
+  description = "Each container's environment as configured: container name => sorted list of NAME=value; for a Swarm service, its name => its tasks' (sensitive: it carries passwords)."
+  value = merge({ for c in docker_container.this : c.name => sort(c.env) },
+  { for s in docker_service.this : s.name => sort([for k, v in(s.task_spec[0].container_spec[0].env == null ? tomap({}) : s.task_spec[0].container_spec[0].env) : "${k}=${v}"]) })
+  sensitive = true
+}
+
+output "service" {
+  description = "Name of the Swarm service that runs the role (target swarm, roles api, worker, redis, sentinel); null for containers."
+  value       = one(docker_service.this[*].name)
 }
 
 output "networks" {

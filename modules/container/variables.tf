@@ -1,13 +1,19 @@
 variable "common" {
-  description = "What every container of the environment shares (the role modules pass their common or app object): environment (part of every name and the calcgrid.env label) and json-file log rotation (size of one file, files kept)."
+  description = "What every container of the environment shares (the role modules pass their common or app object): environment (part of every name and the calcgrid.env label), target (docker: containers; swarm: the api, worker, redis and sentinel roles become one Swarm service each, the others stay containers) and json-file log rotation (size of one file, files kept)."
   type = object({
     environment = string
+    target      = optional(string, "docker")
+    network_ids = optional(map(string), {})
     log         = optional(object({ max_size = optional(string, "10m"), max_file = optional(number, 3) }), {})
   })
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9]{1,11}$", var.common.environment))
     error_message = "environment must be 2-12 lowercase letters or digits starting with a letter, e.g. \"dev\"."
+  }
+  validation {
+    condition     = contains(["docker", "swarm"], var.common.target)
+    error_message = "target must be docker or swarm."
   }
   validation {
     condition     = can(regex("^[1-9][0-9]*[kmg]$", var.common.log.max_size)) && var.common.log.max_file >= 1 && var.common.log.max_file <= 20
@@ -306,5 +312,16 @@ variable "labels" {
   validation {
     condition     = alltrue([for k in keys(var.labels) : !contains(["calcgrid.env", "calcgrid.role", "calcgrid.instance"], k)])
     error_message = "labels must not override calcgrid.env, calcgrid.role or calcgrid.instance."
+  }
+}
+
+variable "update_order" {
+  description = "Swarm services only: how a rolling update replaces a task, start-first (the new task is healthy before the old one stops: the API) or stop-first (the workers: a task's slot is free before its successor takes work). redis and sentinel are always stop-first."
+  type        = string
+  default     = "stop-first"
+
+  validation {
+    condition     = contains(["start-first", "stop-first"], var.update_order)
+    error_message = "update_order must be start-first or stop-first."
   }
 }

@@ -5,9 +5,12 @@ locals {
   write_rps   = coalesce(local.lb.write_rate_limit_rps, local.lb.rate_limit_rps)
   write_burst = coalesce(local.lb.write_rate_limit_burst, local.lb.rate_limit_burst)
   config = templatefile("${path.module}/nginx.conf.tftpl", {
-    environment            = var.common.environment
-    worker_processes       = max(1, ceil(local.lb.cpus))
-    upstreams              = var.upstreams
+    environment      = var.common.environment
+    worker_processes = max(1, ceil(local.lb.cpus))
+    upstreams        = var.upstreams
+    # Swarm: the API is one service name whose tasks come and go; nginx
+    # asks Docker's DNS for them (see nginx.conf.tftpl).
+    resolve                = var.common.target == "swarm"
     rate_limit_rps         = local.lb.rate_limit_rps
     rate_limit_burst       = local.lb.rate_limit_burst
     write_rate_limit_rps   = local.write_rps

@@ -2,6 +2,7 @@ variable "common" {
   description = "What every role shares (the root module's local.common); nginx reads environment, the edge and app networks' names, bind_ip (host address it is published on) and log rotation (modules/container's defaults when omitted)."
   type = object({
     environment = string
+    target      = optional(string, "docker")
     networks    = object({ edge = string, app = string })
     bind_ip     = string
     log         = optional(object({ max_size = optional(string), max_file = optional(number) }))
@@ -19,13 +20,14 @@ variable "user" {
 }
 
 variable "upstreams" {
-  description = "API replicas: container name and pinned IPv4:port on the app network (the api module's upstreams output)."
+  description = "API replicas: container name and pinned IPv4:port on the app network (the api module's upstreams output); on swarm one entry, the API service's name and name:port."
   type        = list(object({ name = string, address = string }))
 
   # Wiring, not a setting: checked here because nginx.conf.tftpl needs it.
   validation {
-    condition     = length(var.upstreams) >= 1 && alltrue([for u in var.upstreams : can(regex("^[0-9.]+:[0-9]{1,5}$", u.address))])
-    error_message = "upstreams must list at least one API replica, each address IPv4:port such as 10.231.0.11:8080."
+    condition = (length(var.upstreams) >= 1 && alltrue([for u in var.upstreams : can(regex("^[0-9.]+:[0-9]{1,5}$", u.address))])
+    || (var.common.target == "swarm" && length(var.upstreams) == 1 && can(regex("^[a-z0-9-]+:[0-9]{1,5}$", var.upstreams[0].address))))
+    error_message = "upstreams must list at least one API replica, each address IPv4:port such as 10.231.0.11:8080 (on swarm: one, the API service's name:port)."
   }
 }
 

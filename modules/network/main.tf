@@ -1,7 +1,11 @@
 locals {
+  swarm = var.target == "swarm"
   # The internal networks take the first three quarters of app_subnet, fixed
   # so that pinned addresses (API replicas, Redis HA's instances and
-  # Sentinels) survive a replacement.
+  # Sentinels) survive a replacement. On swarm they are overlays (Swarm
+  # services join them; attachable, so the edge containers can too). The
+  # edge network only holds containers (nginx, the dashboard, Prometheus
+  # publish their ports there), so it stays a bridge.
   subnets = { app = cidrsubnet(var.app_subnet, 2, 0), data = cidrsubnet(var.app_subnet, 2, 1), dash = cidrsubnet(var.app_subnet, 2, 2) }
   networks = {
     # nginx's published side and the monitor's; the only network with a route out.
@@ -19,14 +23,17 @@ locals {
 resource "docker_network" "this" {
   for_each = local.networks
 
-  name     = "calcgrid-${var.environment}-${each.key}"
-  driver   = "bridge"
-  internal = each.value.internal
+  name       = "calcgrid-${var.environment}-${each.key}"
+  driver     = local.swarm && each.value.internal ? "overlay" : "bridge"
+  attachable = local.swarm && each.value.internal
+  internal   = each.value.internal
 
   dynamic "ipam_config" {
     for_each = each.value.subnet == null ? [] : [each.value.subnet]
     content {
       subnet = ipam_config.value
+      # Docker reports an overlay's gateway: said here, it is no change.
+      gateway = local.swarm && each.value.internal ? cidrhost(ipam_config.value, 1) : null
     }
   }
 

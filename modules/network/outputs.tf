@@ -18,6 +18,16 @@ output "dash" {
   value       = docker_network.this["dash"].name
 }
 
+output "ids" {
+  description = "Network IDs by name: a Swarm service names its networks by ID (the provider reads them back so)."
+  value       = { for n in docker_network.this : n.name => n.id }
+}
+
+output "overlay" {
+  description = "Whether the internal networks are Swarm overlays (target swarm)."
+  value       = local.swarm
+}
+
 output "app_subnet" {
   description = "Subnet of the app network, for pinning API addresses."
   value       = local.subnets.app

@@ -17,18 +17,27 @@ locals {
       evaluation_interval = "${var.prometheus.scrape_interval_s}s"
     }
     rule_files = ["/tmp/calcgrid.rules.yml"]
-    scrape_configs = [
+    scrape_configs = concat(
       # One target per instance, so that a dead one shows as up == 0,
       # labelled with the container's name:port whatever address it is
       # scraped at; the environment label tells two environments' alerts apart.
-      { job_name = local.job.api, static_configs = [for i, a in var.targets.api : { targets = [a], labels = { environment = local.environment, instance = i } }] },
-      { job_name = local.job.worker, static_configs = [for i, a in var.targets.worker : { targets = [a], labels = { environment = local.environment, instance = i } }] },
-      {
+      [for role in ["api", "worker"] : {
+        job_name       = local.job[role]
+        static_configs = [for i, a in var.targets[role] : { targets = [a], labels = { environment = local.environment, instance = i } }]
+      } if !contains(keys(var.targets.dns), role)],
+      # On swarm the tasks are found by DNS (tasks.<service>), each its own
+      # target, labelled with its address.
+      [for role, name in var.targets.dns : {
+        job_name        = local.job[role]
+        dns_sd_configs  = [{ names = [split(":", name)[0]], type = "A", port = tonumber(split(":", name)[1]), refresh_interval = "${var.prometheus.scrape_interval_s}s" }]
+        relabel_configs = [{ target_label = "environment", replacement = local.environment }]
+      }],
+      [{
         job_name       = local.job.queues
         static_configs = [{ targets = var.targets.queues.targets, labels = { environment = local.environment } }]
         basic_auth     = { username = var.targets.queues.user, password_file = "/run/secrets/monitor-password" }
-      },
-    ]
+      }],
+    )
   })
   # Every rule file's groups in one file, so the container needs one variable.
   rules = yamlencode({ groups = flatten([for f in sort(keys(var.rules)) : yamldecode(var.rules[f]).groups]) })

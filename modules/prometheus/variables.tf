@@ -41,17 +41,22 @@ variable "prometheus" {
 }
 
 variable "targets" {
-  description = "What to scrape, as host:port: api and worker as instance (the container's name:port, its label) => address (one target per container: the API at its pinned app-network address, the workers on the data network), queues (the dashboard's /metrics on the dash network, asynq's queue collector, with its basic-auth user and password)."
+  description = "What to scrape, as host:port: api and worker as instance (the container's name:port, its label) => address (one target per container: the API at its pinned app-network address, the workers on the data network), queues (the dashboard's /metrics on the dash network, asynq's queue collector, with its basic-auth user and password), dns (target swarm: api and/or worker => tasks.<service>:port, discovered by DNS instead of the static targets, which are then empty)."
   type = object({
     api    = map(string)
     worker = map(string)
     queues = object({ targets = list(string), user = string, password = string })
+    dns    = optional(map(string), {})
   })
 
   validation {
     condition = alltrue([for t in concat(keys(var.targets.api), values(var.targets.api), keys(var.targets.worker), values(var.targets.worker), var.targets.queues.targets) :
     can(regex("^[a-z0-9.-]+:[0-9]+$", t))])
     error_message = "targets and their instance names must be host:port, such as calcgrid-dev-api-1:8080."
+  }
+  validation {
+    condition     = alltrue([for role, name in var.targets.dns : contains(["api", "worker"], role) && can(regex("^[a-z0-9.-]+:[0-9]+$", name))])
+    error_message = "targets.dns maps api or worker to a DNS name:port such as tasks.calcgrid-swarm-api:8080."
   }
 }
 

@@ -105,6 +105,10 @@ resource "docker_volume" "data" {
     prevent_destroy = true
 
     precondition {
+      condition     = !(var.common.target == "swarm" && var.redis.ha)
+      error_message = "redis.ha does not run on target swarm yet: set redis.ha = false (one Redis service) in a swarm environment."
+    }
+    precondition {
       condition     = var.redis.maxmemory_mb <= floor(var.redis.memory_mb * 0.8)
       error_message = "Redis maxmemory (${var.redis.maxmemory_mb} MB) must be at most 80% of its container limit (${var.redis.memory_mb} MB), or an AOF rewrite can get the container OOM-killed."
     }
@@ -118,6 +122,10 @@ moved {
 }
 
 locals {
+  # Where clients reach the one instance: its container, or on swarm its
+  # service (the name resolves to its one task). From the module's outputs,
+  # so that the clients are created after it.
+  host = try(module.container.names[0], module.container.service)
   # As modules/container names them (known before it runs: the start
   # scripts below name the other instances).
   names     = [for i in range(local.instances) : "calcgrid-${var.common.environment}-redis-${i + 1}"]

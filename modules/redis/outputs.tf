@@ -1,6 +1,6 @@
 output "name" {
-  description = "Container name of the first Redis instance (alone, the one; with HA, the primary of a new environment)."
-  value       = module.container.names[0]
+  description = "Container name of the first Redis instance (alone, the one; with HA, the primary of a new environment); on swarm, the Redis service's name."
+  value       = local.host
 }
 
 output "names" {
@@ -15,7 +15,7 @@ output "sentinel_names" {
 
 output "address" {
   description = "host:port clients use on the data network (null with HA: clients ask the Sentinels, see connection)."
-  value       = local.ha ? null : "${module.container.names[0]}:6379"
+  value       = local.ha ? null : "${local.host}:6379"
 }
 
 output "connection" {
@@ -26,7 +26,7 @@ output "connection" {
     master    = local.master
     hosts     = local.hosts[net]
     } : {
-    address   = "${module.container.names[0]}:6379"
+    address   = "${local.host}:6379"
     sentinels = []
     master    = null
     hosts     = {}
@@ -37,6 +37,11 @@ output "sentinel_password" {
   description = "The Sentinels' password, which clients log in to them with (null without HA)."
   value       = local.ha ? var.passwords.sentinels : null
   sensitive   = true
+}
+
+output "service" {
+  description = "The Redis Swarm service (target swarm), else null."
+  value       = module.container.service
 }
 
 output "volume" {

@@ -2,10 +2,11 @@ variable "common" {
   description = "What every role shares (the root module's local.common); Redis reads environment, the data and dash networks' names (its clients: API and workers; the dashboard) and, for Redis HA, their subnets, and log rotation (modules/container's defaults when omitted)."
   type = object({
     environment = string
+    target      = optional(string, "docker")
+    network_ids = optional(map(string), {})
     networks    = object({ data = string, dash = string })
-    # The data and dash networks' subnets; Redis HA pins addresses there.
-    subnets = optional(object({ data = string, dash = string }))
-    log     = optional(object({ max_size = optional(string), max_file = optional(number) }))
+    subnets     = optional(object({ data = string, dash = string }))
+    log         = optional(object({ max_size = optional(string), max_file = optional(number) }))
   })
 }
 

@@ -2,6 +2,8 @@ variable "app" {
   description = "What the app roles share, with this role's own Redis user (the root module's local.role_app.worker); a worker reads environment, image, binary, user, Redis address, user and password, the data network's name, log rotation, diagnostics and retention. See modules/api for each attribute."
   type = object({
     environment = string
+    target      = optional(string, "docker")
+    network_ids = optional(map(string), {})
     image       = string
     binary      = optional(string, "/usr/local/bin/calcgrid")
     user        = optional(string, "65532:65532")

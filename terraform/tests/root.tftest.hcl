@@ -310,14 +310,18 @@ run "environments" {
   }
 
   assert {
-    condition     = keys(output.tfvars) == ["bench", "dev", "prod", "staging"]
+    condition     = keys(output.tfvars) == ["bench", "dev", "prod", "staging", "swarm"]
     error_message = "every file in environments/ has a run below that plans it"
   }
   assert {
-    condition = alltrue([for name, v in output.tfvars : toset(keys(v)) == toset([
+    condition = alltrue([for name, v in output.tfvars : setsubtract(toset(keys(v)), ["target"]) == toset([
       "environment", "http_port", "monitor_port", "prometheus_port", "app_subnet", "diagnostics", "auth", "redis", "api", "worker", "loadbalancer", "monitor", "prometheus",
     ]) && v.environment == name])
-    error_message = "each environment file sets exactly the variables the runs below pass, and its own name as environment"
+    error_message = "each environment file sets exactly the variables the runs below pass (target optional: docker when absent), and its own name as environment"
+  }
+  assert {
+    condition     = [for name, v in output.tfvars : name if lookup(v, "target", "docker") == "swarm"] == ["swarm"]
+    error_message = "swarm is the one environment on target swarm"
   }
 }
 
@@ -443,4 +447,61 @@ run "plans_bench" {
     condition     = output.endpoint == "http://127.0.0.1:18083" && output.containers.api[0] == "calcgrid-bench-api-1"
     error_message = "bench: endpoint 18083, containers calcgrid-bench-* (calcbench reaches calcgrid-bench-api-1 on the app network)"
   }
+}
+
+# The single-node Swarm environment (target swarm).
+run "plans_swarm" {
+  command = plan
+
+  variables {
+    environment     = run.environments.tfvars.swarm.environment
+    target          = run.environments.tfvars.swarm.target
+    http_port       = run.environments.tfvars.swarm.http_port
+    monitor_port    = run.environments.tfvars.swarm.monitor_port
+    prometheus_port = run.environments.tfvars.swarm.prometheus_port
+    app_subnet      = run.environments.tfvars.swarm.app_subnet
+    diagnostics     = run.environments.tfvars.swarm.diagnostics
+    auth            = run.environments.tfvars.swarm.auth
+    redis           = run.environments.tfvars.swarm.redis
+    api             = run.environments.tfvars.swarm.api
+    worker          = run.environments.tfvars.swarm.worker
+    loadbalancer    = run.environments.tfvars.swarm.loadbalancer
+    monitor         = run.environments.tfvars.swarm.monitor
+    prometheus      = run.environments.tfvars.swarm.prometheus
+  }
+  override_module {
+    target  = module.workspace
+    outputs = { name = "swarm" }
+  }
+  assert {
+    condition     = output.endpoint == "http://127.0.0.1:18084" && output.target == "swarm"
+    error_message = "swarm: endpoint 18084 on 127.0.0.1, target swarm"
+  }
+  assert {
+    condition     = output.services == { api = "calcgrid-swarm-api", worker = "calcgrid-swarm-worker", redis = "calcgrid-swarm-redis" }
+    error_message = "swarm: api, worker and redis are services named calcgrid-swarm-<role>"
+  }
+  assert {
+    condition = (output.containers.api == [] && output.containers.worker == [] && output.containers.redis == []
+      && output.containers.loadbalancer == ["calcgrid-swarm-loadbalancer-1"] && output.containers.monitor == ["calcgrid-swarm-monitor-1"]
+    && output.containers.prometheus == ["calcgrid-swarm-prometheus-1"])
+    error_message = "swarm: only the published edge (nginx, the dashboard, Prometheus) are containers"
+  }
+  assert {
+    condition     = module.api.upstreams == [{ name = "calcgrid-swarm-api", address = "calcgrid-swarm-api:8080" }]
+    error_message = "swarm: nginx reaches the API by its service's name"
+  }
+  assert {
+    condition     = module.redis.address == "calcgrid-swarm-redis:6379" && local.role_app.worker.redis.address == "calcgrid-swarm-redis:6379"
+    error_message = "swarm: the app roles reach Redis by its service's name"
+  }
+}
+
+run "refuses_unknown_target" {
+  command = plan
+
+  variables {
+    target = "nomad"
+  }
+  expect_failures = [var.target]
 }

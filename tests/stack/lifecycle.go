@@ -18,23 +18,42 @@ import (
 // Label is the container and network label that names the environment.
 const Label = "calcgrid.env"
 
-// RemoveLeftovers deletes every container, network and secrets volume labelled for env,
-// tracked by Terraform or not: what an interrupted apply or a test that died
-// left behind. It runs only where env is not meant to be up: after a destroy,
-// and before the suite deploys from scratch.
+// RemoveLeftovers deletes every Swarm service, container, network, secrets
+// volume, Swarm secret and config labelled for env, tracked by Terraform or
+// not: what an interrupted apply or a test that died left behind. It runs
+// only where env is not meant to be up: after a destroy, and before the
+// suite deploys from scratch. The services go first (else Swarm replaces
+// the task containers removed), the secrets and configs after them.
 func RemoveLeftovers(ctx context.Context, env string, log io.Writer) error {
 	filter := "label=" + Label + "=" + env
-	for _, kind := range []struct {
+	n, err := dockerSwarmNode(ctx)
+	if err != nil {
+		return err
+	}
+	manager := n.State == "active" && n.Manager
+	if manager {
+		if err := removeServices(ctx, env, log); err != nil {
+			return err
+		}
+	}
+	type kind struct {
 		what     string
 		list, rm []string
-	}{
+	}
+	kinds := []kind{
 		// -v: the anonymous volumes of images that declare VOLUME (the
 		// secrets writers of redis and prometheus get one each).
 		{"containers", []string{"ps", "-aq", "--filter", filter}, []string{"rm", "-f", "-v"}},
 		{"networks", []string{"network", "ls", "-q", "--filter", filter}, []string{"network", "rm"}},
 		// Each container's secrets (modules/container); never the Redis data.
 		{"secrets volumes", []string{"volume", "ls", "-q", "--filter", filter, "--filter", "label=calcgrid.secrets=true"}, []string{"volume", "rm"}},
-	} {
+	}
+	if manager {
+		kinds = append(kinds,
+			kind{"swarm secrets", []string{"secret", "ls", "-q", "--filter", filter}, []string{"secret", "rm"}},
+			kind{"swarm configs", []string{"config", "ls", "-q", "--filter", filter}, []string{"config", "rm"}})
+	}
+	for _, kind := range kinds {
 		out, err := exec.CommandContext(ctx, "docker", kind.list...).Output()
 		if err != nil {
 			return fmt.Errorf("docker %s: %w", strings.Join(kind.list, " "), err)
@@ -46,6 +65,37 @@ func RemoveLeftovers(ctx context.Context, env string, log io.Writer) error {
 		fmt.Fprintf(log, "removing %d leftover %s of %s\n", len(ids), kind.what, env)
 		if out, err := exec.CommandContext(ctx, "docker", append(kind.rm, ids...)...).CombinedOutput(); err != nil {
 			return fmt.Errorf("docker %s: %w\n%s", strings.Join(kind.rm, " "), err, out)
+		}
+	}
+	return nil
+}
+
+// removeServices removes env's Swarm services and waits until their task
+// containers are gone: until then their networks and secrets are in use.
+func removeServices(ctx context.Context, env string, log io.Writer) error {
+	out, err := exec.CommandContext(ctx, "docker", "service", "ls", "-q", "--filter", "label="+Label+"="+env).Output()
+	if err != nil {
+		return fmt.Errorf("docker service ls: %w", err)
+	}
+	ids := strings.Fields(string(out))
+	if len(ids) == 0 {
+		return nil
+	}
+	fmt.Fprintf(log, "removing %d leftover swarm services of %s\n", len(ids), env)
+	if out, err := exec.CommandContext(ctx, "docker", append([]string{"service", "rm"}, ids...)...).CombinedOutput(); err != nil {
+		return fmt.Errorf("docker service rm: %w\n%s", err, out)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for _, id := range ids {
+		for {
+			out, err := exec.CommandContext(ctx, "docker", "ps", "-aq", "--filter", "label=com.docker.swarm.service.id="+id).Output()
+			if err == nil && len(strings.Fields(string(out))) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("the tasks of service %s still run a minute after its removal", id)
+			}
+			time.Sleep(500 * time.Millisecond)
 		}
 	}
 	return nil
@@ -86,6 +136,9 @@ func (r *Repo) initOnce(ctx context.Context, dir string) error {
 // is where nothing changed.
 func (e *Env) Up(ctx context.Context) error {
 	if err := e.repo.InitRoot(ctx); err != nil {
+		return err
+	}
+	if err := e.EnsureSwarm(ctx); err != nil {
 		return err
 	}
 	if err := e.Apply(ctx); err != nil {
@@ -142,9 +195,13 @@ func (e *Env) Down(ctx context.Context) error {
 	}
 	if !exists {
 		fmt.Fprintf(e.repo.Stdout, "workspace %s does not exist: nothing was applied there\n", e.Name)
-		return RemoveLeftovers(ctx, e.Name, e.repo.Stdout)
+		if err := RemoveLeftovers(ctx, e.Name, e.repo.Stdout); err != nil {
+			return err
+		}
+	} else if err := e.Destroy(ctx); err != nil {
+		return err
 	}
-	return e.Destroy(ctx)
+	return e.ReleaseSwarm(ctx)
 }
 
 // DestroyData deletes the environment's Redis volumes (the first

@@ -182,7 +182,7 @@ run "refuses_address_count_mismatch" {
   variables {
     networks = [{ name = "calcgrid-dev-app", ipv4_addresses = ["10.0.0.11"] }]
   }
-  expect_failures = [docker_container.this]
+  expect_failures = [terraform_data.inputs]
 }
 
 run "whole_cpus_written_as_the_provider_reads_them" {
@@ -300,7 +300,7 @@ run "refuses_app_beside_image" {
   variables {
     app = { image = "calcgrid-app:dev", binary = "/usr/local/bin/calcgrid", user = "65532:65532", redis = { address = "r:6379", username = "worker", password = "0123456789abcdef" }, port = 8080 }
   }
-  expect_failures = [docker_container.this]
+  expect_failures = [terraform_data.inputs]
 }
 
 run "refuses_task_budget_without_app" {
@@ -309,5 +309,121 @@ run "refuses_task_budget_without_app" {
   variables {
     task_budget = { memory_mb = 384, cpus = 0.5, concurrency = 2 }
   }
-  expect_failures = [docker_container.this]
+  expect_failures = [terraform_data.inputs]
+}
+
+# target swarm: the service variant of the same role.
+run "swarm_service" {
+  command = plan
+
+  variables {
+    common           = { environment = "swarm", target = "swarm" }
+    app              = { image = "calcgrid-app:swarm", binary = "/usr/local/bin/calcgrid", user = "65532:65532", redis = { address = "calcgrid-swarm-redis:6379", username = "api", password = "0123456789abcdef" }, port = 8080 }
+    role             = "api"
+    replicas         = 3
+    image            = null
+    user             = null
+    healthcheck      = null
+    instance_env_var = ""
+    env              = {}
+    ports            = []
+    update_order     = "start-first"
+    networks         = [{ name = "calcgrid-swarm-app", aliases = ["api"], ipv4_addresses = ["10.231.5.11", "10.231.5.12", "10.231.5.13"], listen = true }, { name = "calcgrid-swarm-data" }]
+    secrets          = { "admin-token" = { content = "cgadm_0123456789abcdef" } }
+    tmpfs            = { "/tmp" = "rw,noexec,nosuid,size=16m,mode=1777" }
+  }
+  assert {
+    condition     = output.service == "calcgrid-swarm-api" && length(docker_container.this) == 0 && length(docker_volume.secrets) == 0 && length(docker_container.secrets) == 0 && length(terraform_data.pids_limit) == 0
+    error_message = "on swarm a service role is one service calcgrid-<env>-<role>, no containers, no secrets volumes"
+  }
+  assert {
+    condition = (docker_service.this[0].mode[0].replicated[0].replicas == 3 && docker_service.this[0].endpoint_spec[0].mode == "dnsrr"
+    && docker_service.this[0].task_spec[0].container_spec[0].hostname == "calcgrid-swarm-api-{{.Task.Slot}}")
+    error_message = "three replicas, found by DNS round robin, each named calcgrid-<env>-<role>-<slot>"
+  }
+  assert {
+    condition = (nonsensitive(output.env["calcgrid-swarm-api"]) == tolist([
+      "CALCGRID_INSTANCE=calcgrid-swarm-api-{{.Task.Slot}}", "CALCGRID_LISTEN=:8080", "CALCGRID_REDIS_ADDR=calcgrid-swarm-redis:6379",
+      "CALCGRID_REDIS_PASSWORD_FILE=/run/secrets/redis-password", "CALCGRID_REDIS_USERNAME=api"])
+    && docker_service.this[0].task_spec[0].container_spec[0].healthcheck[0].test == tolist(["CMD", "/usr/local/bin/calcgrid", "probe", "http://127.0.0.1:8080/healthz"]))
+    error_message = "a task gets its slot's instance name, listens on every interface (tasks cannot be pinned) and is probed on 127.0.0.1"
+  }
+  assert {
+    condition = (toset([for s in docker_service.this[0].task_spec[0].container_spec[0].secrets : "${s.file_name}:${s.file_mode}:${s.file_uid}"]) == toset(["/run/secrets/redis-password:292:0", "/run/secrets/admin-token:292:0"])
+      && toset([for s in docker_secret.this : s.name]) == toset(["calcgrid-swarm-api-admin-token", "calcgrid-swarm-api-redis-password"])
+    && alltrue([for s in docker_secret.this : contains([for l in s.labels : "${l.label}=${l.value}"], "calcgrid.env=swarm")]))
+    error_message = "secrets are Swarm secrets at the same /run/secrets/<name>, root's, 0444, labelled with the environment"
+  }
+  assert {
+    condition = (docker_service.this[0].task_spec[0].container_spec[0].read_only && docker_service.this[0].task_spec[0].container_spec[0].cap_drop == tolist(["ALL"])
+      && docker_service.this[0].task_spec[0].container_spec[0].user == "65532:65532"
+      && docker_service.this[0].task_spec[0].resources[0].limits[0].memory_bytes == 128 * 1048576 && docker_service.this[0].task_spec[0].resources[0].limits[0].nano_cpus == 250000000
+      && docker_service.this[0].task_spec[0].resources[0].reservation[0].memory_bytes == 128 * 1048576 && docker_service.this[0].task_spec[0].resources[0].reservation[0].nano_cpus == 62500000
+    && docker_service.this[0].task_spec[0].log_driver[0].options == tomap({ "max-size" = "10m", "max-file" = "3" }))
+    error_message = "a task is read-only, drops every capability, runs as the role's user, limited and reserved (all its memory, a quarter of its CPU), with rotated logs"
+  }
+  assert {
+    condition = (docker_service.this[0].update_config[0].order == "start-first" && docker_service.this[0].update_config[0].parallelism == 1
+      && docker_service.this[0].update_config[0].failure_action == "rollback" && docker_service.this[0].rollback_config[0].parallelism == 1
+    && docker_service.this[0].task_spec[0].restart_policy[0].condition == "any")
+    error_message = "one task at a time, start-first for the API, rolled back on failure; tasks restart on any exit"
+  }
+  assert {
+    condition = (docker_service.this[0].task_spec[0].placement[0].prefs == toset(["spread=node.id"]) && length(docker_service.this[0].task_spec[0].placement[0].constraints) == 0
+    && one([for m in docker_service.this[0].task_spec[0].container_spec[0].mounts : m.tmpfs_options[0] if m.type == "tmpfs"]) == { size_bytes = 16777216, mode = 511 })
+    error_message = "app tasks spread over the nodes; the tmpfs keeps its size and mode"
+  }
+  assert {
+    condition = (contains([for l in docker_service.this[0].labels : "${l.label}=${l.value}"], "calcgrid.env=swarm")
+    && contains([for l in docker_service.this[0].task_spec[0].container_spec[0].labels : "${l.label}=${l.value}"], "calcgrid.role=api"))
+    error_message = "the service and its tasks' containers carry calcgrid.env and calcgrid.role"
+  }
+}
+
+run "swarm_stateful_role_on_the_manager" {
+  command = plan
+
+  variables {
+    common       = { environment = "swarm", target = "swarm" }
+    role         = "redis"
+    replicas     = 1
+    ports        = []
+    networks     = [{ name = "calcgrid-swarm-data", aliases = ["redis"] }]
+    volumes      = [{ target = "/data", sources = ["calcgrid-swarm-redis-data"] }]
+    update_order = "start-first"
+    secrets      = { "redis.conf" = { content = "port 6379" } }
+  }
+  assert {
+    condition = (docker_service.this[0].task_spec[0].placement[0].constraints == toset(["node.role==manager"]) && docker_service.this[0].task_spec[0].placement[0].max_replicas == 1
+    && docker_service.this[0].update_config[0].order == "stop-first" && docker_service.this[0].rollback_config[0].order == "stop-first")
+    error_message = "redis stays on the manager (its volume), one task per node, and is always replaced stop-first: two never share the data"
+  }
+  assert {
+    condition     = [for m in docker_service.this[0].task_spec[0].container_spec[0].mounts : "${m.type}:${m.source}:${m.target}" if m.type == "volume"] == ["volume:calcgrid-swarm-redis-data:/data"]
+    error_message = "the task mounts the environment's data volume"
+  }
+}
+
+run "swarm_edge_roles_stay_containers" {
+  command = plan
+
+  variables {
+    common   = { environment = "swarm", target = "swarm" }
+    role     = "loadbalancer"
+    replicas = 1
+    networks = [{ name = "calcgrid-swarm-edge" }]
+  }
+  assert {
+    condition     = length(docker_service.this) == 0 && output.names == ["calcgrid-swarm-loadbalancer-1"] && output.service == null
+    error_message = "the published edge stays a container on swarm (its port binds 127.0.0.1)"
+  }
+}
+
+run "refuses_unknown_target" {
+  command = plan
+
+  variables {
+    common = { environment = "dev", target = "k8s" }
+  }
+  expect_failures = [var.common]
 }

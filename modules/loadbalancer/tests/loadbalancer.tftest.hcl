@@ -158,3 +158,36 @@ run "example" {
     error_message = "the example publishes nginx on 127.0.0.1:18080"
   }
 }
+
+# target swarm: the API is one service; nginx resolves its tasks itself.
+run "swarm_resolves_the_api_service" {
+  command = plan
+
+  variables {
+    common = {
+      environment = "swarm"
+      target      = "swarm"
+      networks    = { edge = "calcgrid-swarm-edge", app = "calcgrid-swarm-app" }
+      bind_ip     = "127.0.0.1"
+    }
+    upstreams = [{ name = "calcgrid-swarm-api", address = "calcgrid-swarm-api:8080" }]
+  }
+  assert {
+    condition = (strcontains(output.config, "resolver 127.0.0.11 valid=1s ipv6=off;") && strcontains(output.config, "set $api calcgrid-swarm-api:8080;")
+    && length(regexall("proxy_pass http://\\$api;", output.config)) == 2 && !strcontains(output.config, "upstream api {") && !strcontains(output.config, "keepalive 32"))
+    error_message = "on swarm nginx asks Docker's DNS for the API service's tasks every second, per request, without a pinned upstream or cached connections"
+  }
+  assert {
+    condition     = strcontains(output.config, "proxy_next_upstream error timeout http_502 non_idempotent;") && strcontains(output.config, "proxy_next_upstream_tries 3;")
+    error_message = "retries stay as on docker: a task that refuses is skipped"
+  }
+}
+
+run "refuses_a_host_name_upstream_on_docker" {
+  command = plan
+
+  variables {
+    upstreams = [{ name = "calcgrid-dev-api", address = "calcgrid-dev-api:8080" }]
+  }
+  expect_failures = [var.upstreams]
+}

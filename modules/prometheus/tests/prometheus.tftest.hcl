@@ -107,3 +107,38 @@ run "example" {
     monitor_password = "correct-horse-battery"
   }
 }
+
+# target swarm: the API and worker tasks are found by DNS.
+run "swarm_discovers_tasks_by_dns" {
+  command = plan
+
+  variables {
+    targets = {
+      api    = {}
+      worker = {}
+      queues = { targets = ["calcgrid-swarm-monitor-1:5555"], user = "admin", password = "correct-horse-battery" }
+      dns    = { api = "tasks.calcgrid-swarm-api:8080", worker = "tasks.calcgrid-swarm-worker:9090" }
+    }
+  }
+  assert {
+    condition = [for c in yamldecode(local.config).scrape_configs : c if c.job_name != "calcgrid-queues"] == [
+      { job_name = "calcgrid-api", dns_sd_configs = [{ names = ["tasks.calcgrid-swarm-api"], type = "A", port = 8080, refresh_interval = "5s" }], relabel_configs = [{ target_label = "environment", replacement = "dev" }] },
+      { job_name = "calcgrid-worker", dns_sd_configs = [{ names = ["tasks.calcgrid-swarm-worker"], type = "A", port = 9090, refresh_interval = "5s" }], relabel_configs = [{ target_label = "environment", replacement = "dev" }] },
+    ]
+    error_message = "on swarm every API and worker task is a target found at tasks.<service>, labelled with the environment"
+  }
+}
+
+run "refuses_dns_for_another_job" {
+  command = plan
+
+  variables {
+    targets = {
+      api    = {}
+      worker = {}
+      queues = { targets = ["calcgrid-swarm-monitor-1:5555"], user = "admin", password = "correct-horse-battery" }
+      dns    = { redis = "tasks.calcgrid-swarm-redis:6379" }
+    }
+  }
+  expect_failures = [var.targets]
+}

@@ -204,3 +204,38 @@ run "example" {
     error_message = "the example plans the dev Redis"
   }
 }
+
+run "swarm_one_service_by_name" {
+  command = plan
+
+  variables {
+    common = { environment = "swarm", target = "swarm", networks = { data = "calcgrid-swarm-data", dash = "calcgrid-swarm-dash" } }
+  }
+  assert {
+    condition     = output.service == "calcgrid-swarm-redis" && output.address == "calcgrid-swarm-redis:6379" && output.name == "calcgrid-swarm-redis" && output.names == []
+    error_message = "on swarm Redis is one service, reached by its name; no container"
+  }
+  assert {
+    condition     = output.volume == "calcgrid-swarm-redis-data"
+    error_message = "the data volume keeps its name on swarm (make down keeps it, destroy-data deletes it)"
+  }
+}
+
+run "refuses_ha_on_swarm" {
+  command = plan
+
+  variables {
+    common = { environment = "swarm", target = "swarm", networks = { data = "calcgrid-swarm-data", dash = "calcgrid-swarm-dash" }, subnets = { data = "10.231.5.64/26", dash = "10.231.5.128/26" } }
+    redis  = { memory_mb = 256, maxmemory_mb = 192, cpus = 0.25, appendonly = true, appendfsync = "everysec", ha = true }
+    passwords = {
+      admin     = "0123456789abcdef0123456789abcdef"
+      api       = "1123456789abcdef0123456789abcdef"
+      worker    = "2123456789abcdef0123456789abcdef"
+      monitor   = "3123456789abcdef0123456789abcdef"
+      replica   = "4123456789abcdef0123456789abcdef"
+      sentinel  = "5123456789abcdef0123456789abcdef"
+      sentinels = "6123456789abcdef0123456789abcdef"
+    }
+  }
+  expect_failures = [docker_volume.data]
+}
