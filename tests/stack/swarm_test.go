@@ -44,6 +44,7 @@ func TestSwarmDown(t *testing.T) {
 		{"ours and empty: leave", ours, active, nil, true, true},
 		{"ours but another environment's service: stays", ours, active, []string{"service/calcgrid-other-api"}, false, false},
 		{"ours but someone's secret: stays", ours, active, []string{"secret/x"}, false, false},
+		{"ours but a container runs on a bridge network (leave breaks its DNS): stays", ours, active, []string{"container/calcgrid-dev-api-1"}, false, false},
 		{"swarm already left: forget the record", ours, swarmNode{State: "inactive"}, nil, false, true},
 		{"another swarm since (new node ID): not ours to leave", ours, swarmNode{State: "active", Manager: true, NodeID: "n2"}, nil, false, true},
 	} {
