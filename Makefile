@@ -77,6 +77,11 @@ test-stack: bootstrap ## terratest suite against a real dev stack (RUN=regex pic
 test-swarm: bootstrap ## terratest: applies the swarm environment (a single-node Docker Swarm), health, a killed worker task, a rolling update under load; then destroys it
 	cd tests && go test -count=1 -v -timeout 20m -run '^TestSwarm$$' .
 
+# Not in make test: it starts a second dockerd (a network namespace of its own)
+# and leaves the engine's swarm at the end (scripts/swarm-nodes.sh).
+demo-multinode: bootstrap build ## The swarm environment over two Swarm nodes (node 2: a dockerd in a netns), node 2 crashed mid-run; measures recovery, then removes it all
+	scripts/swarm-nodes.sh demo
+
 # wrk and the baseline's Debian packages are make bench's prerequisites.
 bench: BOOTSTRAP_FOR := bench
 bench: bootstrap build ## calcgrid beside the FastAPI + Celery design it replaces, ~12 min (bench/README.md; BENCH_ARGS=-h)
@@ -110,4 +115,4 @@ logs: bootstrap ## Follow ENV's logs (ROLE=api|worker|redis|loadbalancer|monitor
 promote: bootstrap ## Deploy FROM's running app image to TO, without a rebuild
 	$(STACK) promote $(FROM) $(TO)
 
-.PHONY: help build provider provider-docs run-local lint test test-unit test-provider fuzz test-modules test-stack test-swarm bench bench-kernels bootstrap doctor up down destroy-data status logs promote
+.PHONY: help build provider provider-docs run-local lint test test-unit test-provider fuzz test-modules test-stack test-swarm demo-multinode bench bench-kernels bootstrap doctor up down destroy-data status logs promote
