@@ -454,12 +454,16 @@ resource "docker_service" "this" {
   }
 
   update_config {
-    parallelism       = 1
-    delay             = "2s"
-    order             = local.stateful ? "stop-first" : var.update_order
-    failure_action    = "rollback"
-    monitor           = "15s"
-    max_failure_ratio = "0.0"
+    parallelism    = 1
+    delay          = "2s"
+    order          = local.stateful ? "stop-first" : var.update_order
+    failure_action = "rollback"
+    monitor        = "15s"
+    # One task of three may end early during a roll without undoing it: a
+    # worker that finds its attempt superseded (a lease it could not extend
+    # under load) exits by design and is restarted; counted as a failure, it
+    # rolled back a fresh-clone run's image update.
+    max_failure_ratio = local.stateful ? "0.0" : "0.34"
   }
 
   rollback_config {
