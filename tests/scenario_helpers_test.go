@@ -382,6 +382,26 @@ func (s *stack) workerOf(t *testing.T, taskID, msg string, since time.Time) []st
 	return found
 }
 
+// runningSleep submits a diagnostic.sleep of ms at priority (empty: the
+// type's default) and returns it once active, with the worker container
+// that logged its start.
+func (s *stack) runningSleep(t *testing.T, c *apiClient, ms int, priority string) (task, string) {
+	t.Helper()
+	since := time.Now()
+	tk, _ := c.submit(t, submission{Type: "diagnostic.sleep", Payload: map[string]any{"ms": ms}, Priority: priority})
+	c.waitState(t, tk.ID, 20*time.Second, func(tk task) bool { return tk.State == "active" })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if ws := s.workerOf(t, tk.ID, "task started", since); len(ws) == 1 {
+			return tk, ws[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task %s is active but no single worker logged its start", tk.ID)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // dockerE runs the docker CLI and returns its error instead of failing the
 // test, for use off the test goroutine.
 func dockerE(args ...string) (string, error) {

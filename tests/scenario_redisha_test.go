@@ -95,17 +95,7 @@ func redisFailover(t *testing.T, st *stack, c *apiClient, report *stack) {
 
 	// The recoverer works through the new primary: a task whose worker is
 	// SIGKILLed runs again elsewhere.
-	since := time.Now()
-	tk, _ := c.submit(t, submission{Type: "diagnostic.sleep", Payload: map[string]any{"ms": 5000}})
-	c.waitState(t, tk.ID, 20*time.Second, func(tk task) bool { return tk.State == "active" })
-	var victim string
-	for deadline := time.Now().Add(10 * time.Second); victim == ""; time.Sleep(200 * time.Millisecond) {
-		if ws := st.workerOf(t, tk.ID, "task started", since); len(ws) == 1 {
-			victim = ws[0]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("task %s is active but no single worker logged its start", tk.ID)
-		}
-	}
+	tk, victim := st.runningSleep(t, c, 5000, "")
 	t.Cleanup(func() { _, _ = dockerE("start", victim) })
 	docker(t, "kill", "--signal", "KILL", victim)
 	workerKilled := time.Now()

@@ -27,23 +27,7 @@ func (s *stack) scenarioWorkerFailover(t *testing.T) {
 		s.waitHealthy(t, 2*time.Minute)
 	})
 
-	// running submits a sleep and returns it with the worker that started it.
-	running := func(t *testing.T, ms int) (task, string) {
-		t.Helper()
-		since := time.Now()
-		tk, _ := c.submit(t, submission{Type: "diagnostic.sleep", Payload: map[string]any{"ms": ms}, Priority: "high"})
-		c.waitState(t, tk.ID, 20*time.Second, func(tk task) bool { return tk.State == "active" })
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			if ws := s.workerOf(t, tk.ID, "task started", since); len(ws) == 1 {
-				return tk, ws[0]
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("task %s is active but no single worker logged its start", tk.ID)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
+	running := func(t *testing.T, ms int) (task, string) { return s.runningSleep(t, c, ms, "high") }
 
 	t.Run("SIGKILL", func(t *testing.T) {
 		since := time.Now()
